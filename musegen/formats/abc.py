@@ -139,17 +139,17 @@ def abc_files(path: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-def read_tunes(path: str | os.PathLike) -> list[str]:
-    """Every tune in an ABC file or folder, comments dropped, in file order.
+def read_tunes(path: str | os.PathLike, *, clean: bool = True) -> list[str]:
+    """Every tune in an ABC file or folder, in file order.
 
+    With ``clean`` comments are dropped; without, each tune is kept verbatim.
     Raises :class:`MusegenError` when no tune is found.
     """
     tunes = []
     for f in abc_files(path):
         for tune in split_tunes(read_abc_text(f)):
-            tune = strip_comments(tune)
-            if tune and has_body(tune):
-                tunes.append(tune)
+            if has_body(strip_comments(tune)):
+                tunes.append(strip_comments(tune) if clean else tune)
     if not tunes:
         raise MusegenError(f"{path}: no ABC tunes found (a tune starts with an X: line and has a K: line and notes)")
     return tunes

@@ -1,0 +1,113 @@
+"""Shared CLI pieces: the rich progress reporter, option types, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from musegen.errors import UsageError
+from musegen.pipeline import Reporter
+
+STATE = {"debug": False}
+
+
+def console(stderr: bool = True):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+class RichReporter(Reporter):
+    """Draws each long step as a rich progress bar on stderr."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._progress = None
+        self._task = None
+        self._console = console()
+
+    def start(self, task: str, total: int | None, **info: Any) -> None:
+        if self.quiet:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.finish()
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            console=self._console, transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(task, total=total, info="")
+
+    def update(self, advance: int = 1, **info: Any) -> None:
+        if self._progress is None:
+            return
+        text = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+        self._progress.update(self._task, advance=advance, info=text)
+
+    def finish(self, **info: Any) -> None:
+        if self._progress is None:
+            return
+        task = self._progress.tasks[0]
+        self._progress.update(self._task, total=task.total or 1, completed=task.total or 1)
+        if info:
+            shown = {k: v for k, v in info.items() if k in ("loss", "val_loss", "pieces")}
+            text = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items())
+            if info.get("improved"):
+                text += "  [green]saved[/green]"
+            self._progress.update(self._task, info=text)
+        self._progress.stop()
+        self._progress = None
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            self._console.print(message)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def parse_formats(text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """``"abc,mid"`` -> ``("abc", "mid")``; refuse unknown formats."""
+    formats = tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()))
+    if not formats:
+        raise UsageError("--format needs at least one format")
+    bad = [f for f in formats if f not in allowed]
+    if bad:
+        raise UsageError(f"unknown output format {bad[0]!r}; choose from {', '.join(allowed)}")
+    return formats
+
+
+def default_model(name: str) -> Path:
+    """The shipped model folder ``models/NAME``: in the current folder, else beside the package."""
+    here = Path("models") / name
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parents[2] / "models" / name
+
+
+class Optimizer(str, Enum):
+    rmsprop = "rmsprop"
+    adam = "adam"
+    adagrad = "adagrad"
+    adadelta = "adadelta"
+    sgd = "sgd"
+
+
+class Cell(str, Enum):
+    lstm = "lstm"
+    gru = "gru"
+
+
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+Json = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same result.")]

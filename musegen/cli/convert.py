@@ -1,0 +1,50 @@
+"""musegen convert IN OUT: convert between formats, picked from the suffixes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from musegen.cli.common import Force, Json, emit_json
+
+
+def convert(
+    src: Annotated[Path, typer.Argument(metavar="IN", help="Input file (.abc, .mid, ...).")],
+    dst: Annotated[Path, typer.Argument(metavar="OUT", help="Output file, or a folder with --all.")],
+    tune: Annotated[Optional[int], typer.Option(help="Which tune of a multi-tune ABC file (1 = the first).")] = None,
+    all_tunes: Annotated[bool, typer.Option("--all", help="Convert every tune into the folder OUT.")] = False,
+    to: Annotated[Optional[str], typer.Option(help="Output format for --all (mid, wav, musicxml, abc).")] = None,
+    no_chords: Annotated[bool, typer.Option("--no-chords", help="Leave out the chord accompaniment.")] = False,
+    soundfont: Annotated[Optional[Path], typer.Option(help="SoundFont (.sf2) for WAV output (uses fluidsynth).")] = None,
+    synth: Annotated[str, typer.Option(help="WAV synthesizer: auto, builtin or fluidsynth.")] = "auto",
+    sample_rate: Annotated[int, typer.Option(help="WAV sample rate.")] = 44100,
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
+    """Convert IN to OUT: abc->mid, abc->musicxml, abc->wav, mid->wav."""
+    from musegen.errors import UsageError
+    from musegen.formats import ConvertOptions
+    from musegen.formats import convert as run
+
+    if tune is not None and all_tunes:
+        raise UsageError("give either --tune or --all, not both")
+    if tune is not None and tune < 1:
+        raise UsageError(f"--tune counts from 1, got {tune}")
+    if sample_rate < 8000 or sample_rate > 192000:
+        raise UsageError(f"--sample-rate must be between 8000 and 192000, got {sample_rate}")
+    if synth not in ("auto", "builtin", "fluidsynth"):
+        raise UsageError(f"--synth must be auto, builtin or fluidsynth, got {synth!r}")
+    options = ConvertOptions(tune=tune, all_tunes=all_tunes, to=to, chords=not no_chords, soundfont=soundfont,
+                             synth=synth, sample_rate=sample_rate, force=force)
+    report = run(src, dst, options=options)
+    if json_out:
+        emit_json({"files": [str(f) for f in report.files], "report": report.notes})
+        return
+    import sys
+
+    for note in report.notes:
+        sys.stderr.write(f"note: {note}\n")
+    for f in report.files:
+        typer.echo(str(f))

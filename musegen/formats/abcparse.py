@@ -1,0 +1,1866 @@
+"""Play ABC tunes into :class:`~musegen.formats.midi.Song` objects, as abc2midi does.
+
+The player follows abc2midi (abcMIDI 4.x) closely, so that a tune converted
+here and a tune converted with ``abc2midi`` give the same melody (onsets and
+pitches), including abc2midi's particular readings of ABC:
+
+* accidentals last to the end of the bar and apply to the same letter in every
+  octave; ties carry them over the bar line;
+* broken rhythm is 3:1 (``>``), 7:1 (``>>``), 15:1 (``>>>``) and applies only
+  between notes of equal length; ``R:Hornpipe`` swings pairs of eighths 2:1;
+* grace notes last a quarter of their written length and steal that time from
+  the following note; ``~`` plays a cut (or a cut and a tap on a dotted
+  quarter), ``R`` a five-note roll, ``T``/``!trill!`` a trill, ``H`` and
+  ``!fermata!`` double the note;
+* a chord lasts as long as its first note unless a length follows the ``]``;
+* repeats, ``::``, first and second endings (``[1`` ``|1`` ``:|2`` ``[1,3``)
+  are expanded with abc2midi's pass counting, missing ``|:`` are assumed at the
+  start of the tune, after the previous ``:|`` or at the last ``||``;
+* a ``P:`` part order in the header plays the body ``P:`` sections in that
+  order; without it body ``P:`` labels (and the Nottingham ``Y:`` field) are
+  ignored;
+* the unit length defaults from the header meter (below 3/4: 1/16, else 1/8);
+* an unclosed chord symbol swallows the rest of its line; unknown characters
+  are skipped.
+
+Only the first voice is played.  Chord symbols become an accompaniment (bass
+note and chord, abc2midi's default ``fzcz``-like patterns) on channel 1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from musegen.errors import MusegenError
+from musegen.formats.midi import Note, Song
+
+# ---------------------------------------------------------------------------
+# constants
+
+MELODY_CHANNEL = 0
+CHORD_CHANNEL = 1
+MELODY_PROGRAM = 0  # acoustic grand piano, as abc2midi
+CHORD_PROGRAM = 24  # nylon guitar for the accompaniment
+DEFAULT_QPM = 120.0  # abc2midi's default tempo, quarter notes per minute
+MIDDLE_C = 60
+
+_SCALE = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_LETTERS = "cdefgab"
+_SHARP_ORDER = "fcgdaeb"
+_KEY_SF = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
+_MODES = (  # (prefix, shift in fifths), matched on the first three letters
+    ("maj", 0), ("min", -3), ("m", -3), ("aeo", -3), ("loc", -5),
+    ("ion", 0), ("dor", -2), ("phr", -4), ("lyd", 1), ("mix", -1),
+)
+# decoration characters that may precede a note (abc2midi's list)
+_DECORATION_CHARS = ".MLRH~Tuv'OPS"
+_DECORATION_NAMES = {".": "staccato", "R": "roll", "H": "fermata", "~": "ornament", "T": "trill", "'": "breath"}
+_INSTRUCTIONS = {"fermata": "fermata", "trill": "trill", "breath": "breath"}
+# header/body field letters abc2midi recognises at the start of a line
+_FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVdwsWXZ+")
+
+# chord symbol suffix -> semitones above the root (abc2midi's table, plus the
+# Nottingham "d" (diminished) and "a" (augmented) spellings)
+_CHORD_TYPES: dict[str, tuple[int, ...]] = {
+    "": (0, 4, 7), "M": (0, 4, 7), "maj": (0, 4, 7), "m": (0, 3, 7), "min": (0, 3, 7), "mi": (0, 3, 7),
+    "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10), "min7": (0, 3, 7, 10), "maj7": (0, 4, 7, 11), "M7": (0, 4, 7, 11),
+    "6": (0, 4, 7, 9), "m6": (0, 3, 7, 9), "9": (0, 4, 7, 10, 14), "m9": (0, 3, 7, 10, 14),
+    "maj9": (0, 4, 7, 11, 14), "11": (0, 4, 7, 10, 14, 17), "13": (0, 4, 7, 10, 14, 17, 21),
+    "aug": (0, 4, 8), "+": (0, 4, 8), "a": (0, 4, 8), "a7": (0, 4, 8, 10), "aug7": (0, 4, 8, 10), "7#5": (0, 4, 8, 10),
+    "dim": (0, 3, 6), "d": (0, 3, 6), "o": (0, 3, 6), "dim7": (0, 3, 6, 9), "d7": (0, 3, 6, 9), "o7": (0, 3, 6, 9),
+    "m7b5": (0, 3, 6, 10), "sus": (0, 5, 7), "sus4": (0, 5, 7), "sus2": (0, 2, 7), "7sus4": (0, 5, 7, 10),
+    "7b9": (0, 4, 7, 10, 13), "7#9": (0, 4, 7, 10, 15), "7b5": (0, 4, 6, 10), "5": (0, 7), "add9": (0, 4, 7, 14),
+    "m(maj7)": (0, 3, 7, 11), "mmaj7": (0, 3, 7, 11),
+}
+
+# abc2midi's default accompaniment pattern for each meter (f: bass, c: chord,
+# b: both, z: rest), one letter per equal slot of the bar
+_GCHORD_PATTERNS = {
+    (2, 2): "fzczfzcz", (4, 4): "fzczfzcz", (2, 4): "fzcz", (6, 4): "fzczfzczfzcz", (3, 8): "fzczcz",
+    (5, 8): "fzbcz", (5, 4): "fzbcz", (7, 8): "fzbczcz", (7, 4): "fzbczcz", (3, 4): "fzczcz",
+    (6, 8): "fzcfzc", (9, 8): "fzcfzcfzc", (12, 8): "fzcfzcfzcfzc",
+}
+
+# feature kinds (abc2midi's names)
+NOTE, TNOTE, REST, TIE, CHORDON, CHORDOFF, CHORDOFFEX = "NOTE", "TNOTE", "REST", "TIE", "CHORDON", "CHORDOFF", "CHORDOFFEX"
+GRACEON, GRACEOFF = "GRACEON", "GRACEOFF"
+SINGLE_BAR, DOUBLE_BAR, BAR_REP, REP_BAR, DOUBLE_REP = "SINGLE_BAR", "DOUBLE_BAR", "BAR_REP", "REP_BAR", "DOUBLE_REP"
+PLAY_ON_REP, PART, TIME, TEMPO, GCHORD, NONOTE = "PLAY_ON_REP", "PART", "TIME", "TEMPO", "GCHORD", "NONOTE"
+# bookkeeping items abc2midi stores between notes (line starts and ends, slurs,
+# comments, key changes); they play nothing but count when abc2midi looks a
+# fixed number of items ahead (ornaments on tied notes)
+MARK = "MARK"
+_BARS = {SINGLE_BAR, DOUBLE_BAR, BAR_REP, REP_BAR, DOUBLE_REP}
+_HAS_LENGTH = {NOTE, TNOTE, REST, CHORDOFF, CHORDOFFEX}
+
+_FIELD_LINE = re.compile(r"^([A-Za-z+])[ \t]*:(.*)$")
+_INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]?")
+_Q_LEN = re.compile(r"^\s*(?:\"[^\"]*\"\s*)?(?:([A-Ga-g])?\s*(\d*)\s*/?\s*(\d*)\s*=)?\s*(\d+)")
+
+
+class _Feature:
+    """One item of the stored tune (abc2midi's ``feature[]`` arrays)."""
+
+    __slots__ = ("kind", "pitch", "length", "pline", "data", "bar")
+
+    def __init__(self, kind: str, pitch: int = 0, length: Fraction = Fraction(0), data=None, bar: int = 0):
+        self.kind = kind
+        self.pitch = pitch
+        self.length = length  # in quarter-note beats
+        self.pline = pitch  # pitch without accidentals (for ties across bars)
+        self.data = data  # ornament name, ending list, chord symbol, part label...
+        self.bar = bar
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"{self.kind}({self.pitch},{self.length},{self.data!r})"
+
+
+@dataclass
+class _Key:
+    """A key signature: semitone offset per letter, octave shift, transposition."""
+
+    accidentals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_LETTERS, 0))
+    octave: int = 0
+    transpose: int = 0
+    found: bool = False
+
+
+def _key_map(sf: int) -> dict[str, int]:
+    acc = dict.fromkeys(_LETTERS, 0)
+    if sf > 0:
+        for letter in _SHARP_ORDER[:sf]:
+            acc[letter] = 1
+    elif sf < 0:
+        for letter in _SHARP_ORDER[::-1][: -sf]:
+            acc[letter] = -1
+    return acc
+
+
+def _read_word(s: str, i: int) -> tuple[str, int]:
+    """abc2midi's ``readword``: a K: token ends at space, ``=`` or a second ``^``/``_``."""
+    j = i
+    out = []
+    while j < len(s) and s[j] not in " \t":
+        c = s[j]
+        if out and c == "=":
+            break
+        if len(out) > 1 and c in "^_":
+            break
+        out.append(c)
+        j += 1
+    return "".join(out), j
+
+
+def parse_key(text: str, base: _Key | None = None) -> _Key:
+    """Parse the value of a ``K:`` field as abc2midi does.
+
+    Parameters
+    ----------
+    text
+        The field value, e.g. ``"Ador"``, ``"D =f"``, ``"Bb mix"``, ``"G clef=treble-8"``.
+    base
+        The key in force (used for ``exp`` and for fields without a key).
+
+    Returns
+    -------
+    _Key
+        ``found`` is False when no key signature was given.
+    """
+    s = text.split("%", 1)[0]
+    i = 0
+    sf: int | None = None
+    explicit = False
+    mods: dict[str, int] = {}
+    octave: int | None = None
+    transpose: int | None = None
+    while i < len(s):
+        while i < len(s) and s[i] in " \t":
+            i += 1
+        if i >= len(s):
+            break
+        word, i = _read_word(s, i)
+        low = word.lower()
+        if low in ("clef", "transpose", "octave", "middle") or "=" in word:
+            # name = value
+            name = low.split("=")[0]
+            while i < len(s) and s[i] in " \t":
+                i += 1
+            value = ""
+            if i < len(s) and s[i] == "=":
+                i += 1
+                while i < len(s) and s[i] in " \t":
+                    i += 1
+                value, i = _read_word(s, i)
+            if name == "clef":
+                octave = _clef_octave(value, octave)
+            elif name in ("transpose", "octave"):
+                m = re.match(r"-?\s*\d+", value)
+                if m:
+                    n = int(m.group(0).replace(" ", ""))
+                    if name == "transpose":
+                        transpose = n
+                    else:
+                        octave = n
+            continue
+        if low.startswith(("treble", "bass", "alto", "tenor", "baritone", "mezzo", "soprano")):
+            octave = _clef_octave(word, octave)
+            continue
+        if low == "hp":
+            sf = 2
+            continue
+        if low == "none":
+            sf = 0
+            continue
+        if low == "exp":
+            explicit = True
+            continue
+        if word[0] in "ABCDEFG" or (sf is None and word[0] in "abcdefg" and not mods):
+            letter = word[0].upper()
+            k = _KEY_SF[letter]
+            j = 1
+            if len(word) > 1 and word[1] == "#":
+                k += 7
+                j = 2
+            elif len(word) > 1 and word[1] == "b":
+                k -= 7
+                j = 2
+            mode = word[j:].lower()
+            if not mode:
+                # the mode may be the next word
+                k2 = i
+                while k2 < len(s) and s[k2] in " \t":
+                    k2 += 1
+                nxt, k3 = _read_word(s, k2)
+                shift = _mode_shift(nxt.lower())
+                if shift is not None:
+                    k += shift
+                    i = k3
+            else:
+                shift = _mode_shift(mode)
+                if shift is not None:
+                    k += shift
+            if k > 7:
+                k -= 12
+            if k < -7:
+                k += 12
+            sf = k
+            continue
+        if word[0] in "^_=":
+            m = re.match(r"^(\^\^|__|\^|_|=)([A-Ga-g])$", word)
+            if m:
+                mods[m.group(2).lower()] = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}[m.group(1)]
+            continue
+    key = _Key()
+    prev = base or _Key()
+    if sf is None and not mods:
+        key.accidentals = dict(prev.accidentals)
+        key.found = False
+    else:
+        if sf is None:
+            explicit = True
+        key.accidentals = dict(prev.accidentals) if explicit else _key_map(sf or 0)
+        if explicit and base is None:
+            key.accidentals = dict.fromkeys(_LETTERS, 0)
+        key.accidentals.update(mods)
+        key.found = sf is not None
+    key.octave = prev.octave if octave is None else octave
+    key.transpose = prev.transpose if transpose is None else transpose
+    return key
+
+
+def _mode_shift(mode: str) -> int | None:
+    found = None
+    for prefix, shift in _MODES:
+        if mode[:3] == prefix[:3] and (len(prefix) > 1 or mode[:3] == "m"):
+            found = shift
+    return found
+
+
+def _clef_octave(name: str, current: int | None) -> int | None:
+    low = name.lower()
+    if low.startswith("treble+8"):
+        return 1
+    if low.startswith(("treble-8", "tenor-8")):
+        return -1
+    if low.startswith("treble"):
+        return 0
+    return current
+
+
+def parse_meter(text: str) -> tuple[int, int] | None:
+    """Parse an ``M:`` value (``6/8``, ``C``, ``C|``, ``2+3/8``, ``none``) into (num, den)."""
+    s = text.split("%", 1)[0].strip()
+    if not s or s.lower().startswith("none"):
+        return (4, 4)
+    if s[0] in "Cc":
+        return (2, 2) if s[1:2] == "|" else (4, 4)
+    m = re.match(r"^\(?(\d+(?:\s*\+\s*\d+)*)\)?\s*/\s*(\d+)", s)
+    if not m:
+        return None
+    num = sum(int(x) for x in m.group(1).split("+"))
+    den = int(m.group(2))
+    if num <= 0 or den <= 0:
+        return None
+    return num, den
+
+
+def parse_unit(text: str) -> int | None:
+    """Parse an ``L:`` value ``1/N`` into N."""
+    m = re.match(r"^\s*1\s*/\s*(\d+)", text)
+    if m and int(m.group(1)) > 0:
+        return int(m.group(1))
+    return None
+
+
+def parse_tempo(text: str, unit: int) -> float | None:
+    """Parse a ``Q:`` value into quarter notes per minute (abc2midi's reading)."""
+    m = _Q_LEN.match(text)
+    if not m:
+        return None
+    rel, a, b, n = m.group(1), m.group(2), m.group(3), int(m.group(4))
+    if n <= 0:
+        return None
+    if "=" not in text:
+        return float(n)  # abc2midi reads a bare number as quarter notes per minute
+    num = int(a) if a else 1
+    den = int(b) if b else (2 if "/" in text.split("=")[0] and not b else 1)
+    if rel:
+        den *= unit
+    return n * 4 * num / den
+
+
+def _parts_spec(text: str) -> str | None:
+    """Expand a header ``P:`` part order (``A(AB)2C``) into a string of labels."""
+    out: list[str] = []
+    stack: list[int] = []
+    last = ""
+    s = text.split("%", 1)[0].strip()
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c in ". +-":
+            i += 1
+        elif "A" <= c <= "Z":
+            out.append(c)
+            last = c
+            i += 1
+        elif c == "(":
+            stack.append(len(out))
+            i += 1
+        elif c == ")":
+            i += 1
+            m = re.match(r"\d+", s[i:])
+            reps = int(m.group(0)) if m else 1
+            i += len(m.group(0)) if m else 0
+            if stack:
+                start = stack.pop()
+                out.extend(out[start:] * (reps - 1))
+        elif c.isdigit():
+            m = re.match(r"\d+", s[i:])
+            i += len(m.group(0))
+            if out:
+                out.extend([last] * (int(m.group(0)) - 1))
+        else:
+            return None  # abc2midi ignores a P: with other characters
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------
+# parsing the body into features
+
+
+class _TuneParser:
+    """Turn one tune's text into abc2midi-style features (first voice only)."""
+
+    def __init__(self, *, chords: bool):
+        self.chords = chords
+        self.report: list[str] = []
+        self.feats: list[_Feature] = []
+        self.title = ""
+        self.meter = (4, 4)
+        self.meter_set = False
+        self.unit: int | None = None
+        self.tempo = DEFAULT_QPM
+        self.parts: str | None = None
+        self.header_part_label = False
+        self.part_start: dict[str, int] = {}
+        self.key = _Key()
+        self.work: dict[str, int] = {}
+        self.in_body = False
+        self.bar = 1
+        # parser state (store.c's voice context)
+        self.voice_skip = False
+        self.voice_names: list[str] = []
+        self.voice_numbers: set[int] = {1}
+        self.voices_reported: set[int] = set()
+        self.chord_decos: set[str] = set()
+        self.inslur = False
+        self.chord_warned = False
+        self.inchord = False
+        self.chordcount = 0
+        self.chord_len: Fraction | None = None
+        self.chordstart = -1
+        self.ingrace = False
+        self.tuple_count = 0
+        self.tuple_fact = Fraction(1)
+        self.laststart = self.lastend = self.thisstart = self.thisend = -1
+        self.broken: tuple[str, int] | None = None
+        self.broken_pending = -1
+        self.broken_stack: tuple | None = None
+        self.barpos = Fraction(0)  # position in the bar, whole notes
+        self.hornpipe = False
+        self.last_len: Fraction | None = None
+        self.passback: set[str] = set()
+        self.started_music = False
+        self.first_music = -1
+        self.skipped_lines = 0
+
+    # -- reporting ----------------------------------------------------------
+    def note(self, msg: str) -> None:
+        line = f"bar {self.bar}: {msg}"
+        if line not in self.report:
+            self.report.append(line)
+
+    # -- features -----------------------------------------------------------
+    def add(self, kind: str, pitch: int = 0, length: Fraction = Fraction(0), data=None) -> _Feature:
+        f = _Feature(kind, pitch, length, data, self.bar)
+        if not self.voice_skip:
+            self.feats.append(f)
+        return f
+
+    @property
+    def L(self) -> int:
+        return self.unit or 8
+
+    def units(self, n: int, m: int) -> Fraction:
+        """Length of n/m unit notes in quarter-note beats."""
+        return Fraction(4 * n, m * self.L)
+
+    # -- header -------------------------------------------------------------
+    def header_field(self, key: str, value: str) -> None:
+        handler = _HEADER_FIELDS.get(key)
+        if handler is not None:
+            handler(self, value)
+
+    def _h_title(self, value: str) -> None:
+        if not self.title:
+            self.title = value.strip()
+
+    def _h_meter(self, value: str) -> None:
+        m = parse_meter(value)
+        if m is None:
+            self.report.append(f"header: unreadable meter M:{value.strip()} ignored")
+            return
+        self.meter = m
+        self.meter_set = True
+
+    def _h_unit(self, value: str) -> None:
+        u = parse_unit(value)
+        if u is None:
+            self.report.append(f"header: unreadable unit length L:{value.strip()} ignored")
+            return
+        self.unit = u
+
+    def _h_tempo(self, value: str) -> None:
+        self._pending_q = value
+
+    def _h_parts(self, value: str) -> None:
+        spec = _parts_spec(value)
+        if spec is None:
+            self.report.append(f"header: part order P:{value.strip()} not understood, ignored")
+            return
+        self.parts = spec
+        self.header_part_label = len(spec) == 1
+
+    def _h_rhythm(self, value: str) -> None:
+        if value.strip().lower().startswith("hornpipe"):
+            self.hornpipe = True
+
+    def start_body(self, key_value: str) -> None:
+        """The first K: field: finish the header."""
+        self.key = parse_key(key_value)
+        if not self.key.found:
+            self.report.append(f"header: no key in K:{key_value.strip()}, playing in C")
+        if self.unit is None:
+            self.unit = 16 if self.meter[0] / self.meter[1] < 0.75 else 8
+        self.header_meter = self.meter
+        self.header_unit = self.unit
+        if self.hornpipe and self.meter not in ((2, 4), (4, 4)):
+            self.hornpipe = False
+        q = getattr(self, "_pending_q", None)
+        if q is not None:
+            t = parse_tempo(q, self.unit)
+            if t is None:
+                self.report.append(f"header: unreadable tempo Q:{q.strip()} ignored")
+            else:
+                self.tempo = t
+        self.in_body = True
+        self.voice_skip = False
+        self.work = dict(self.key.accidentals)
+        if self.parts is not None and self.header_part_label:
+            self.part_start[self.parts[0]] = len(self.feats)
+            self.add(PART, data=self.parts[0])
+
+    # -- body fields ----------------------------------------------------------
+    def body_field(self, key: str, value: str, *, inline: bool = False) -> None:
+        handler = _BODY_FIELDS.get(key)
+        if handler is not None:
+            handler(self, value)
+
+    def _b_key(self, value: str) -> None:
+        if self.voice_skip:
+            return
+        key = parse_key(value, self.key)
+        if not key.found and key.accidentals == self.key.accidentals:
+            self.key.octave, self.key.transpose = key.octave, key.transpose
+            return
+        self.key = key
+        self.work = dict(key.accidentals)
+        self.add(MARK, data="key")
+
+    def _b_meter(self, value: str) -> None:
+        m = parse_meter(value)
+        if m is None:
+            self.note(f"unreadable meter M:{value.strip()} ignored")
+            return
+        self.meter = m
+        self.add(TIME, data=m)
+
+    def _b_unit(self, value: str) -> None:
+        u = parse_unit(value)
+        if u is None:
+            self.note(f"unreadable unit length L:{value.strip()} ignored")
+            return
+        if not self.voice_skip:
+            self.unit = u
+
+    def _b_tempo(self, value: str) -> None:
+        t = parse_tempo(value, self.L)
+        if t is None:
+            self.note(f"unreadable tempo Q:{value.strip()} ignored")
+            return
+        self.add(TEMPO, data=t)
+
+    def _b_part(self, value: str) -> None:
+        if self.parts is None:
+            return  # abc2midi ignores body P: without a header part order
+        label = value.strip()[:1]
+        if not ("A" <= label <= "Z"):
+            self.note(f"part label P:{value.strip()} ignored")
+            return
+        if self.header_part_label and self.parts[0] == label and label in self.part_start:
+            # the header P: was a label, not an order
+            self.feats[self.part_start[label]].kind = NONOTE
+            self.header_part_label = False
+        self._end_chord_for_break()
+        self.part_start[label] = len(self.feats)
+        self.add(PART, data=label)
+
+    def _b_voice(self, value: str) -> None:
+        ident = value.strip().split()[0] if value.strip() else ""
+        if not ident:
+            return
+        if ident.isdigit():
+            number = int(ident)
+        else:
+            if ident not in self.voice_names:
+                self.voice_names.append(ident)
+            number = self.voice_names.index(ident) + 1
+        self.voice_numbers.add(number)
+        skip = number != 1
+        if skip and number not in self.voices_reported:
+            self.voices_reported.add(number)
+            self.report.append(f"voice {ident} skipped (only the first voice is played)")
+        self.voice_skip = skip
+
+    def _end_chord_for_break(self) -> None:
+        if self.inchord:
+            self.chord_off(None)
+        self.tuple_count = 0
+
+    # -- music ----------------------------------------------------------------
+    def music_line(self, line: str) -> None:
+        if self.voice_skip and "[V:" not in line:
+            return
+        if not self.started_music:
+            self.started_music = True
+            self.first_music = len(self.feats) + 1
+        self.add(MARK, data="music line")
+        p = _LineCursor(line)
+        while not p.done():
+            c = p.peek()
+            if c in "abcdefgABCDEFG_^=" or c in _DECORATION_CHARS:
+                if c == "." and p.peek(1) == "(":
+                    p.i += 2
+                    continue
+                self.parse_note(p)
+                continue
+            handler = _MUSIC_CHARS.get(c)
+            if handler is None:
+                p.i += 1
+                if c not in "`$":
+                    self.note(f'stray character "{c}" skipped')
+                continue
+            handler(self, p)
+        self.add(MARK, data="music stop")
+
+    # single-character handlers ------------------------------------------------
+    def _m_space(self, p: _LineCursor) -> None:
+        p.i += 1
+
+    def _m_gchord(self, p: _LineCursor) -> None:
+        end = p.s.find('"', p.i + 1)
+        if end < 0:
+            text = p.s[p.i + 1 :]
+            p.i = len(p.s)
+            self.note(f'unclosed chord symbol "{text.strip()} skipped (rest of the line)')
+            # abc2midi still reads the text as a chord name
+            self.gchord(text, broken=True)
+            return
+        text = p.s[p.i + 1 : end]
+        p.i = end + 1
+        self.gchord(text)
+
+    def gchord(self, text: str, *, broken: bool = False) -> None:
+        s = text.strip()
+        if not s or s[0] in "^_<>@":
+            return  # annotation
+        parsed = _parse_chord_symbol(s)
+        if parsed is None:
+            if not broken:
+                self.note(f'chord symbol "{s}" not understood, ignored')
+            return
+        if parsed[1] is None and self.chords:
+            self.note(f'unknown chord type in "{s}", played as major')
+        self.add(GCHORD, data=parsed)
+
+    def _m_bar(self, p: _LineCursor) -> None:
+        p.i += 1
+        nxt = p.peek()
+        if nxt == ":":
+            p.i += 1
+            self.bar_line(BAR_REP)
+        elif nxt == "|":
+            p.i += 1
+            self.bar_line(DOUBLE_BAR)
+        elif nxt == "]":
+            p.i += 1
+            self.bar_line(DOUBLE_BAR)
+        else:
+            rep = p.read_rep()
+            self.bar_line(SINGLE_BAR, rep)
+
+    def _m_colon(self, p: _LineCursor) -> None:
+        p.i += 1
+        nxt = p.peek()
+        if nxt == ":":
+            p.i += 1
+            self.bar_line(DOUBLE_REP)
+        elif nxt == "|":
+            p.i += 1
+            rep = p.read_rep()
+            self.bar_line(REP_BAR, rep)
+            if p.peek() == "]":
+                p.i += 1
+        else:
+            self.bar_line(DOUBLE_BAR)  # a dotted bar line
+
+    def _m_open_paren(self, p: _LineCursor) -> None:
+        p.i += 1
+        t = p.read_int()
+        if t:
+            q = r = 0
+            if p.peek() == ":":
+                p.i += 1
+                q = p.read_int()
+                if p.peek() == ":":
+                    p.i += 1
+                    r = p.read_int()
+            self.tuple(t, q, r)
+        elif p.peek() == "&":
+            p.i += 1
+            self.note("voice overlay (&) skipped")
+            self._skip_overlay(p)
+        elif not self.inslur:
+            self.add(MARK, data="slur on")
+            self.inslur = True
+
+    def _skip_overlay(self, p: _LineCursor) -> None:
+        end = p.s.find("&)", p.i)
+        p.i = len(p.s) if end < 0 else end + 2
+
+    def _m_close_paren(self, p: _LineCursor) -> None:
+        p.i += 1
+        if self.inslur:
+            self.add(MARK, data="slur off")
+            self.inslur = False
+
+    def _m_grace_on(self, p: _LineCursor) -> None:
+        p.i += 1
+        if self.ingrace or self.inchord:
+            self.note("misplaced grace note { skipped")
+            return
+        self.ingrace = True
+        self.add(GRACEON)
+        self.broken_stack = (self.laststart, self.lastend, self.thisstart, self.thisend, self.broken, self.broken_pending)
+        self.laststart = self.lastend = self.thisstart = self.thisend = -1
+        self.broken_pending = -1
+
+    def _m_grace_off(self, p: _LineCursor) -> None:
+        p.i += 1
+        if not self.ingrace:
+            self.note("} without { skipped")
+            return
+        self.ingrace = False
+        self.add(GRACEOFF)
+        if self.broken_stack is not None:
+            (self.laststart, self.lastend, self.thisstart, self.thisend, self.broken, self.broken_pending) = self.broken_stack
+            self.broken_stack = None
+
+    def _m_open_bracket(self, p: _LineCursor) -> None:
+        nxt = p.peek(1)
+        if nxt == "|":
+            p.i += 2
+            self.bar_line(DOUBLE_BAR)
+            if p.peek() == ":":
+                p.i += 1
+                self.bar_line(BAR_REP)
+            return
+        if nxt.isdigit():
+            p.i += 1
+            rep = p.read_rep()
+            self.play_on_rep(rep)
+            return
+        if nxt.isalpha() and p.peek(2) == ":":
+            m = _INLINE_FIELD.match(p.s, p.i)
+            if m.group(0).endswith("]"):
+                p.i = m.end()
+            else:
+                p.i = len(p.s)
+                self.note(f"inline field [{m.group(1)}: not closed")
+            key, value = m.group(1), m.group(2)
+            if key == "V":
+                self._b_voice(value)
+            elif not self.voice_skip:
+                self.body_field(key, value, inline=True)
+            return
+        p.i += 1
+        self.chord_on(set(self.passback))
+
+    def _m_close_bracket(self, p: _LineCursor) -> None:
+        p.i += 1
+        if not self.inchord and p.peek() == "|":
+            p.i += 1
+            self.bar_line(DOUBLE_BAR)
+            return
+        n, m, given = p.read_len()
+        if not self.inchord:
+            self.note("] without [ skipped")
+        else:
+            self.chord_off((n, m) if given and (n, m) != (1, 1) else None)
+        self.passback.clear()
+
+    def _m_rest(self, p: _LineCursor) -> None:
+        p.i += 1
+        n, m, _ = p.read_len()
+        decos = set(self.passback)
+        self.passback.clear()
+        self.rest(n, m, decos)
+
+    def _m_spacer(self, p: _LineCursor) -> None:
+        p.i += 1
+        p.read_len()
+
+    def _m_bar_rest(self, p: _LineCursor) -> None:
+        p.i += 1
+        n, m, _ = p.read_len()
+        if m != 1:
+            self.note("Z must be followed by a whole number")
+        num, den = self.meter
+        for k in range(n):
+            self.rest(num * self.L, den, set())
+            if k != n - 1:
+                self.bar_line(SINGLE_BAR)
+
+    def _m_broken(self, p: _LineCursor) -> None:
+        c = p.peek()
+        n = 0
+        while p.peek() == c:
+            n += 1
+            p.i += 1
+        if n > 3:
+            self.note(f"too many {c}'s skipped")
+            return
+        if self.inchord or self.ingrace:
+            self.note(f"broken rhythm {c * n} inside a chord or grace notes skipped")
+            return
+        self.broken = (c, n)
+        self.broken_pending = 0
+
+    def _m_tie(self, p: _LineCursor) -> None:
+        p.i += 1
+        if self.feats and not self.voice_skip and self.feats[-1].kind in (CHORDOFF, CHORDOFFEX):
+            # tie every note of the chord
+            end = len(self.feats) - 1
+            for k in range(end, self.chordstart - 1, -1):
+                if self.feats[k].kind == NOTE and (k + 1 >= len(self.feats) or self.feats[k + 1].kind != TIE):
+                    self.feats.insert(k + 1, _Feature(TIE, bar=self.bar))
+            return
+        self.add(TIE)
+
+    def _m_backslash(self, p: _LineCursor) -> None:
+        p.i += 1  # line continuation (or a stray backslash): nothing to play
+
+    def _m_instruction(self, p: _LineCursor) -> None:
+        c = p.peek()
+        end = p.s.find(c, p.i + 1)
+        if end < 0:
+            p.i += 1
+            if p.s[p.i :].strip():
+                self.note(f"unclosed {c}...{c} decoration skipped")
+            return
+        name = p.s[p.i + 1 : end].strip()
+        p.i = end + 1
+        deco = _INSTRUCTIONS.get(name)
+        if deco is not None:
+            self.passback.add(deco)
+
+    def _m_star(self, p: _LineCursor) -> None:
+        while p.peek() == "*":
+            p.i += 1
+
+    def _m_slash(self, p: _LineCursor) -> None:
+        p.i += 1
+        if not self.ingrace:
+            self.note('stray "/" skipped')
+
+    def _m_overlay(self, p: _LineCursor) -> None:
+        p.i += 1
+        self.note("voice overlay (&) skipped")
+        p.i = len(p.s)
+
+    # notes ------------------------------------------------------------------
+    def parse_note(self, p: _LineCursor) -> None:
+        decos = set(self.passback)
+        if not self.inchord:
+            self.passback.clear()
+        while not p.done() and p.peek() in _DECORATION_CHARS:
+            name = _DECORATION_NAMES.get(p.peek())
+            if name:
+                decos.add(name)
+            p.i += 1
+        if p.peek() == "[" and not (p.peek(1).isdigit() or p.peek(1) == "|" or p.peek(2) == ":"):
+            p.i += 1
+            self.chord_on(decos)
+            while p.peek() in " \t":
+                p.i += 1
+        if self.inchord:
+            decos |= self.chord_decos
+        c = p.peek()
+        if c in "zx":
+            p.i += 1
+            n, m, _ = p.read_len()
+            self.rest(n, m, decos)
+            return
+        acc: int | None = None
+        if c == "^":
+            p.i += 1
+            acc = 1
+            if p.peek() == "^":
+                p.i += 1
+                acc = 2
+        elif c == "_":
+            p.i += 1
+            acc = -1
+            if p.peek() == "_":
+                p.i += 1
+                acc = -2
+        elif c == "=":
+            p.i += 1
+            acc = 0
+            if p.peek() == "^":
+                p.i += 1
+                acc = 1
+            elif p.peek() == "_":
+                p.i += 1
+                acc = -1
+        c = p.peek()
+        if c and c in "abcdefg":
+            letter, octave = c, 1
+        elif c and c in "ABCDEFG":
+            letter, octave = c.lower(), 0
+        else:
+            # abc2midi: "Malformed note"; a following length goes with it
+            self.note("decoration or accidental without a note skipped")
+            p.read_len()
+            return
+        p.i += 1
+        while p.peek() in ("'", ","):
+            octave += 1 if p.peek() == "'" else -1
+            p.i += 1
+        n, m, _ = p.read_len()
+        self.event_note(letter, acc, octave, n, m, decos)
+
+    def pitch_of(self, letter: str, acc: int | None, octave: int) -> tuple[int, int]:
+        """MIDI pitch and pitch without accidentals; updates the bar's accidentals."""
+        if acc is None:
+            off = self.work.get(letter, 0)
+        else:
+            off = acc
+            self.work[letter] = acc  # lasts to the bar line, in every octave
+        octave += self.key.octave
+        base = _SCALE[letter] + 12 * octave + MIDDLE_C + self.key.transpose
+        return base + off, base
+
+    def event_note(self, letter: str, acc: int | None, octave: int, n: int, m: int, decos: set[str]) -> None:
+        length = self.units(n, m)
+        if self.inchord:
+            self.chordcount += 1
+        if self.tuple_count > 0:
+            length *= self.tuple_fact
+            n, m = n * self.tuple_fact.numerator, m * self.tuple_fact.denominator
+            if not self.ingrace and not self.inchord:
+                self.tuple_count -= 1
+        if not self.ingrace and not self.inchord:
+            self.hornp(n, m * self.L)
+        else:
+            self.last_len = None
+        if not self.ingrace and (not self.inchord or self.chordcount == 1):
+            self.add_units(length)
+        pitch, pline = self.pitch_of(letter, acc, octave)
+        if "fermata" in decos:
+            length *= 2
+        if self.inchord and self.chordcount == 1:
+            self.chord_len = length
+        ornament = next((d for d in ("trill", "ornament", "roll") if d in decos), None)
+        if ornament and self.inchord:
+            self.note("rolls and trills are not played in chords")
+            f = self.add(NOTE, pitch, length / 2)
+            f.pline = pline
+            return
+        if ornament == "ornament":
+            self.ornament(letter, octave, pitch, length)
+            return
+        f = self.add(NOTE, pitch, length, data=ornament)
+        f.pline = pline
+        if ornament:
+            f.data = (ornament, self._neighbours(letter, octave))
+        if not self.inchord:
+            self.mark_note()
+        if self.inslur and not self.ingrace and not ornament:
+            self.add(MARK, data="slur tie")
+
+    def _neighbours(self, letter: str, octave: int) -> tuple[int, int]:
+        """Pitches of the scale notes above and below (key signature only)."""
+        t = _LETTERS.index(letter)
+        up, down = _LETTERS[(t + 1) % 7], _LETTERS[(t + 6) % 7]
+        upo = octave + 1 if up == "c" else octave
+        downo = octave - 1 if down == "b" else octave
+        shift = 12 * self.key.octave + MIDDLE_C + self.key.transpose
+        return (
+            _SCALE[up] + 12 * upo + shift + self.key.accidentals.get(up, 0),
+            _SCALE[down] + 12 * downo + shift + self.key.accidentals.get(down, 0),
+        )
+
+    def ornament(self, letter: str, octave: int, pitch: int, length: Fraction) -> None:
+        """abc2midi's ``~``: a cut (grace note above); on a dotted quarter a cut and a tap."""
+        up, down = self._neighbours(letter, octave)
+        unit = self.units(1, 1)
+        self.laststart, self.lastend = self.thisstart, self.thisend
+        self.thisstart = len(self.feats) if not self.voice_skip else -1
+        if length == 3 * unit:
+            self.add(NOTE, pitch, unit)
+            for g in (up, down):
+                self.add(GRACEON)
+                self.add(NOTE, g, unit)
+                self.add(GRACEOFF)
+                self.add(NOTE, pitch, unit)
+        else:
+            self.add(GRACEON)
+            self.add(NOTE, up, unit)
+            self.add(GRACEOFF)
+            self.add(NOTE, pitch, length)
+        self.mark_end()
+
+    def rest(self, n: int, m: int, decos: set[str]) -> None:
+        length = self.units(n, m)
+        if "fermata" in decos:
+            length *= 2
+        if self.inchord:
+            self.chordcount += 1
+        if self.tuple_count > 0:
+            length *= self.tuple_fact
+            if not self.ingrace and not self.inchord:
+                self.tuple_count -= 1
+        if self.inchord and self.chordcount == 1:
+            self.chord_len = length
+        if not self.ingrace and (not self.inchord or self.chordcount == 1):
+            self.add_units(length)
+        self.last_len = None
+        self.add(REST, 0, length)
+        if not self.inchord:
+            self.mark_note()
+
+    def chord_on(self, decos: set[str]) -> None:
+        if self.inchord:
+            self.note("nested chord [ skipped")
+            return
+        self.inchord = True
+        self.chord_decos = set(decos)
+        self.chordcount = 0
+        self.chord_len = None
+        self.chordstart = len(self.feats)
+        self.chord_warned = False
+        self.add(CHORDON)
+        self.mark_start()
+
+    def chord_off(self, outer: tuple[int, int] | None) -> None:
+        if outer is None:
+            length = self.chord_len if self.chord_len is not None else Fraction(0)
+            kind = CHORDOFF
+        else:
+            length = self.units(*outer)
+            if self.tuple_count > 0:
+                length *= self.tuple_fact
+            if "fermata" in self.chord_decos:
+                length *= 2
+            kind = CHORDOFFEX
+        self.add(kind, 0, length)
+        if kind == CHORDOFFEX and not self.voice_skip:
+            for k in range(self.chordstart, len(self.feats) - 1):
+                if self.feats[k].kind in (NOTE, TNOTE, REST):
+                    self.feats[k].length = length
+        self.inchord = False
+        self.chordcount = 0
+        self.chord_decos = set()
+        self.last_len = None
+        self.mark_end()
+        if self.tuple_count > 0:
+            self.tuple_count -= 1
+
+    def tuple(self, n: int, q: int, r: int) -> None:
+        if self.tuple_count > 0:
+            self.note("nested tuplet skipped")
+            return
+        count = r or n
+        if not q:
+            if n < 2 or n > 9:
+                self.note(f"tuplet ({n} not supported, skipped")
+                return
+            if n in (2, 4, 8):
+                q = 3
+            elif n in (3, 6):
+                q = 2
+            else:
+                q = 3 if self.header_meter[0] % 3 == 0 else 2
+        self.tuple_count = count
+        self.tuple_fact = Fraction(q, n)
+
+    def add_units(self, length: Fraction) -> None:
+        self.barpos += length / 4
+
+    def hornp(self, num: int, den: int) -> None:
+        """``R:Hornpipe``: swing pairs of equal eighths (abc2midi's test, on the written length)."""
+        if not self.hornpipe:
+            return
+        meter_num = self.header_meter[0]
+        last = self.last_len
+        if (
+            last is not None
+            and num * last[1] == last[0] * den
+            and num == 1
+            and den * meter_num == 32
+            and ((meter_num == 4 and self.barpos.denominator == 8) or (meter_num == 2 and self.barpos.denominator == 16))
+        ):
+            self.broken = (">", 0)
+            self.broken_pending = 0
+        self.last_len = (num, den)
+
+    def mark_start(self) -> None:
+        self.laststart, self.lastend = self.thisstart, self.thisend
+        self.thisstart = len(self.feats) - 1 if not self.voice_skip else -1
+
+    def mark_end(self) -> None:
+        self.thisend = len(self.feats) - 1 if not self.voice_skip else -1
+        if self.broken_pending != -1:
+            self.broken_pending += 1
+            if self.broken_pending == 1:
+                self.broken_adjust()
+                self.broken_pending = -1
+
+    def mark_note(self) -> None:
+        self.laststart, self.lastend = self.thisstart, self.thisend
+        self.thisstart = len(self.feats) - 1 if not self.voice_skip else -1
+        self.mark_end()
+
+    def broken_adjust(self) -> None:
+        c, mult = self.broken or (">", 1)
+        if mult == 1 and self.hornpipe:
+            mult = 0
+        a, b = {0: (4, 2), 1: (3, 1), 2: (7, 1), 3: (15, 1)}[mult]  # 0: hornpipe 2:1
+        half = Fraction(a + b, 2)
+        if c == "<":
+            a, b = b, a
+        idx = (self.laststart, self.lastend, self.thisstart, self.thisend)
+        if -1 in idx:
+            self.note("broken rhythm without two notes skipped")
+            return
+        first, second = self.feats[self.laststart], self.feats[self.thisstart]
+        if first.kind in _HAS_LENGTH and second.kind in _HAS_LENGTH and first.length != second.length:
+            self.note("broken rhythm between notes of unequal length skipped")
+            return
+        for k in range(self.laststart, self.lastend + 1):
+            if self.feats[k].kind in _HAS_LENGTH:
+                self.feats[k].length = self.feats[k].length * a / half
+        for k in range(self.thisstart, self.thisend + 1):
+            if self.feats[k].kind in _HAS_LENGTH:
+                self.feats[k].length = self.feats[k].length * b / half
+
+    def bar_line(self, kind: str, rep: str = "") -> None:
+        if self.inchord and not self.chord_warned:
+            # abc2midi keeps the chord open: everything up to the next ] sounds at once
+            self.chord_warned = True
+            self.note("unclosed chord [: the notes up to the next ] sound together (as abc2midi)")
+        self.add(kind)
+        self.work = dict(self.key.accidentals)
+        self.barpos = Fraction(0)
+        self.bar += 1
+        if rep:
+            self.play_on_rep(rep)
+
+    def play_on_rep(self, rep: str) -> None:
+        numbers: set[int] = set()
+        for part in rep.split(","):
+            if "-" in part:
+                a, _, b = part.partition("-")
+                if a.isdigit() and b.isdigit():
+                    numbers.update(range(int(a), int(b) + 1))
+            elif part.isdigit():
+                numbers.add(int(part))
+        if not numbers:
+            self.note(f"ending [{rep} not understood, skipped")
+            return
+        self.add(PLAY_ON_REP, data=frozenset(numbers))
+
+    def finish(self) -> None:
+        if self.inchord:
+            self.note("unclosed chord [ at the end of the tune closed")
+            self.chord_off(None)
+        if self.ingrace:
+            self.note("unclosed grace notes { at the end of the tune")
+            self.ingrace = False
+            self.add(GRACEOFF)
+
+
+_HEADER_FIELDS = {
+    "T": _TuneParser._h_title,
+    "M": _TuneParser._h_meter,
+    "L": _TuneParser._h_unit,
+    "Q": _TuneParser._h_tempo,
+    "P": _TuneParser._h_parts,
+    "R": _TuneParser._h_rhythm,
+    "V": _TuneParser._b_voice,
+}
+_BODY_FIELDS = {
+    "K": _TuneParser._b_key,
+    "M": _TuneParser._b_meter,
+    "L": _TuneParser._b_unit,
+    "Q": _TuneParser._b_tempo,
+    "P": _TuneParser._b_part,
+    "V": _TuneParser._b_voice,
+}
+_MUSIC_CHARS = {
+    " ": _TuneParser._m_space,
+    "\t": _TuneParser._m_space,
+    '"': _TuneParser._m_gchord,
+    "|": _TuneParser._m_bar,
+    ":": _TuneParser._m_colon,
+    "(": _TuneParser._m_open_paren,
+    ")": _TuneParser._m_close_paren,
+    "{": _TuneParser._m_grace_on,
+    "}": _TuneParser._m_grace_off,
+    "[": _TuneParser._m_open_bracket,
+    "]": _TuneParser._m_close_bracket,
+    "z": _TuneParser._m_rest,
+    "x": _TuneParser._m_rest,
+    "y": _TuneParser._m_spacer,
+    "Z": _TuneParser._m_bar_rest,
+    "X": _TuneParser._m_bar_rest,
+    ">": _TuneParser._m_broken,
+    "<": _TuneParser._m_broken,
+    "-": _TuneParser._m_tie,
+    "\\": _TuneParser._m_backslash,
+    "!": _TuneParser._m_instruction,
+    "+": _TuneParser._m_instruction,
+    "*": _TuneParser._m_star,
+    "/": _TuneParser._m_slash,
+    "&": _TuneParser._m_overlay,
+}
+
+
+class _LineCursor:
+    """A position in one line of music."""
+
+    __slots__ = ("s", "i")
+
+    def __init__(self, s: str):
+        self.s = s
+        self.i = 0
+
+    def done(self) -> bool:
+        return self.i >= len(self.s)
+
+    def peek(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.s[j] if j < len(self.s) else ""
+
+    def read_int(self) -> int:
+        j = self.i
+        while j < len(self.s) and self.s[j].isdigit():
+            j += 1
+        value = int(self.s[self.i : j]) if j > self.i else 0
+        self.i = j
+        return value
+
+    def read_len(self) -> tuple[int, int, bool]:
+        """abc2midi's ``readlen``: ``2``, ``/``, ``//``, ``3/2``, ``/4``."""
+        start = self.i
+        n = self.read_int() or 1
+        m = 1
+        if self.peek() == "/":
+            self.i += 1
+            m = self.read_int()
+            if m == 0:
+                m = 2
+                while self.peek() == "/":
+                    m *= 2
+                    self.i += 1
+        return n, m, self.i > start
+
+    def read_rep(self) -> str:
+        """Digits of an ending after ``[``, ``|`` or ``:|``: ``1``, ``1,3``, ``1-3``."""
+        j = self.i
+        out = []
+        digits = 0
+        while j < len(self.s):
+            c = self.s[j]
+            if c.isdigit():
+                out.append(c)
+                digits += 1
+                j += 1
+            elif c in "-," and digits and j + 1 < len(self.s) and self.s[j + 1].isdigit():
+                out.append(c)
+                digits = 0
+                j += 1
+            else:
+                break
+        self.i = j
+        return "".join(out)
+
+
+def _parse_chord_symbol(s: str) -> tuple[int, tuple[int, ...] | None, int | None] | None:
+    """``"Am7"``, ``"G/b"``, ``"(D7)"``, ``"F#m"`` -> (root pitch class, intervals, bass pitch class)."""
+    if s[0] == "(":
+        s = s[1:]
+    if not s or s[0].upper() not in _SCALE.keys() | set("ABCDEFG"):
+        return None
+    if s[0] not in "ABCDEFG":
+        return None
+    root = _SCALE[s[0].lower()]
+    i = 1
+    if i < len(s) and s[i] in "#b":
+        root += 1 if s[i] == "#" else -1
+        i += 1
+    j = i
+    while j < len(s) and s[j] not in " /()" and j - i < 9:
+        j += 1
+    name = s[i:j]
+    bass = None
+    if j < len(s) and s[j] == "/":
+        b = s[j + 1 : j + 2]
+        if b and b.lower() in _SCALE:
+            bass = _SCALE[b.lower()]
+            rest = s[j + 2 : j + 3]
+            if rest in ("#", "+"):
+                bass += 1
+            elif rest == "b":
+                bass -= 1
+    intervals = _CHORD_TYPES.get(name)
+    return root % 12, intervals, None if bass is None else bass % 12
+
+
+# ---------------------------------------------------------------------------
+# abc2midi's preprocessing of the stored features
+
+
+def _insert_missing_repeats(feats: list[_Feature], first_music: int, has_parts: bool) -> None:
+    """abc2midi's ``scan_for_missing_repeats``: a ``|:`` where a ``:|`` has none."""
+    feats.insert(max(first_music, 0), _Feature(DOUBLE_BAR))
+    start = max(first_music, 0)
+    found = False
+    inserts: list[int] = []
+    for i, f in enumerate(feats):
+        if f.kind == PART and has_parts:
+            found = False
+            start = i
+        elif f.kind == BAR_REP:
+            found = True
+        elif f.kind in (REP_BAR, DOUBLE_REP) and not found:
+            inserts.append(start + 1)
+            found = True
+    for pos in reversed(inserts):
+        feats.insert(pos, _Feature(BAR_REP))
+
+
+def _apply_grace(feats: list[_Feature]) -> list[_Feature]:
+    """Grace notes last a quarter of their written length, stolen from the next note."""
+    out: list[_Feature] = []
+    i = 0
+    n = len(feats)
+    drop: set[int] = set()
+    while i < n:
+        if feats[i].kind != GRACEON:
+            i += 1
+            continue
+        start = i
+        end = start + 1
+        while end < n and feats[end].kind != GRACEOFF:
+            end += 1
+        # host note: the next NOTE or REST (or the chord it opens)
+        j = end + 1
+        inchord = False
+        host = -1
+        while j < n and host < 0:
+            if feats[j].kind in (NOTE, REST):
+                host = j
+            elif feats[j].kind == CHORDON:
+                inchord = True
+            j += 1
+        host_end = host
+        if inchord:
+            while j < n and feats[j].kind not in (CHORDOFF, CHORDOFFEX):
+                j += 1
+            host_end = min(j, n - 1)
+        total = sum((feats[k].length for k in range(start, min(end, n)) if feats[k].kind in (NOTE, REST)), Fraction(0))
+        if host < 0:
+            drop.update(range(start, min(end + 1, n)))
+            i = end + 1
+            continue
+        remaining = feats[host].length - total / 4
+        if remaining <= 0:
+            drop.update(range(start, min(end + 1, n)))
+            i = end + 1
+            continue
+        for k in range(host, host_end + 1):
+            if feats[k].kind in _HAS_LENGTH:
+                feats[k].length = remaining
+        for k in range(start, min(end, n)):
+            if feats[k].kind in (NOTE, REST):
+                feats[k].length = feats[k].length / 4
+        i = end + 1
+    if drop:
+        out = [f for k, f in enumerate(feats) if k not in drop]
+        return out
+    return feats
+
+
+def _tie_notes(feats: list[_Feature], report: list[str]) -> None:
+    """abc2midi's ``tiefix``/``dotie``: merge tied notes into one sounding note."""
+    inchord = False
+    chord_first: Fraction | None = None
+    j = 0
+    while j < len(feats):
+        f = feats[j]
+        k = f.kind
+        if k == CHORDON:
+            inchord = True
+            chord_first = None
+        elif k == CHORDOFFEX:
+            inchord = False
+        elif k == CHORDOFF:
+            if inchord and chord_first is not None:
+                f.length = chord_first
+            inchord = False
+        elif k in (NOTE, REST):
+            if inchord and chord_first is None:
+                chord_first = f.length
+        elif k == TIE:
+            _do_tie(feats, j, inchord, report)
+        j += 1
+
+
+def _do_tie(feats: list[_Feature], j: int, xinchord: bool, report: list[str]) -> None:
+    """Join the note before the tie at ``j`` to the next note of the same pitch.
+
+    Within a bar the pitches must match; after a bar line the same letter and
+    octave is enough (the accidental is carried over), as in abc2midi.
+    """
+    tienote = j
+    while tienote > 0 and feats[tienote].kind not in (NOTE, REST):
+        tienote -= 1
+    tn = feats[tienote]
+    if tn.kind != NOTE:
+        msg = f"bar {feats[j].bar}: tie without a note before it skipped"
+        if msg not in report:
+            report.append(msg)
+        feats[j].kind = NONOTE
+        return
+    samechord = inchord = xinchord
+    tn.kind = TNOTE
+    tie = feats[j]
+    tie.kind = REST
+    tie.pitch = 0
+    tie.length = tn.length
+    tied = tn.length
+    tietodo = True
+    newbar = False
+    lastnote = -1
+    lasttie = j
+    place = j
+    done = False
+    while place < len(feats) and tied >= 0 and not done:
+        g = feats[place]
+        kind = g.kind
+        if kind in (SINGLE_BAR, BAR_REP, REP_BAR, DOUBLE_BAR):
+            newbar = tietodo
+        elif kind == NOTE:
+            lastnote = place
+            if tied == 0 and not tietodo:
+                done = True
+            if (g.pitch == tn.pitch or (newbar and g.pline == tn.pline)) and tietodo and not samechord:
+                tietodo = False
+                g.pitch = tn.pitch
+                tied += g.length
+                tn.length += g.length
+                g.kind = REST
+                if lasttie != j:
+                    feats[lasttie].kind = NONOTE
+            if not inchord:
+                tied -= g.length
+        elif kind == REST:
+            if tied == 0 and not tietodo:
+                done = True
+            if not inchord:
+                tied -= g.length
+        elif kind == TIE:
+            if lastnote >= 0 and feats[lastnote].pitch == tn.pitch and not samechord:
+                lasttie = place
+                tietodo = True
+                if inchord:
+                    samechord = True
+        elif kind == CHORDON:
+            inchord = True
+        elif kind in (CHORDOFF, CHORDOFFEX):
+            samechord = False
+            inchord = False
+            tied -= g.length
+        place += 1
+    if tietodo:
+        msg = f"bar {tie.bar}: tie to nothing (no following note of the same pitch)"
+        if msg not in report:
+            report.append(msg)
+
+
+def _fix_repeats(feats: list[_Feature], report: list[str]) -> None:
+    """abc2midi's ``fixreps``: turn bar lines into the repeat starts a ``:|`` needs."""
+    rep_point = 0
+    expect = False
+    nplays = 0
+
+    def place_start(k: int) -> None:
+        kind = feats[k].kind
+        if kind in (DOUBLE_BAR, SINGLE_BAR):
+            feats[k].kind = BAR_REP
+        elif kind == REP_BAR:
+            feats[k].kind = DOUBLE_REP
+
+    for j, f in enumerate(feats):
+        k = f.kind
+        if k == DOUBLE_BAR:
+            rep_point = j
+        elif k == BAR_REP:
+            if expect:
+                f.kind = DOUBLE_REP
+            expect = True
+        elif k == REP_BAR:
+            if not expect and nplays < 1:
+                place_start(rep_point)
+            expect = False
+            rep_point = j
+        elif k == PLAY_ON_REP:
+            if nplays == 0 and not expect:
+                place_start(rep_point)
+            nplays += 1
+        elif k == DOUBLE_REP:
+            if not expect:
+                place_start(rep_point)
+            expect = True
+
+
+def _expand_ornaments(feats: list[_Feature], tempo: float, unit: int) -> list[_Feature]:
+    """Rolls (five equal notes) and trills (alternating with the note above), as abc2midi.
+
+    A trill alternates the note above and the note in steps of the unit length
+    divided by the denominator of the note's length, halved until each step is
+    no longer than 0.1 s at the header tempo.  An ornament on a tied note plays
+    the whole tied length; like abc2midi, the tie's rests are removed from the
+    next six items, which may take away the time of a later tie.
+    """
+    feats = list(feats)
+    out: list[_Feature] = []
+    us_per_beat = 60_000_000 / tempo
+    i = 0
+    while i < len(feats):
+        f = feats[i]
+        if f.kind not in (NOTE, TNOTE) or not isinstance(f.data, tuple):
+            out.append(f)
+            i += 1
+            continue
+        kind, (up, down) = f.data
+        if f.kind == TNOTE:
+            j = i
+            for _ in range(6):
+                if j < len(feats) and feats[j].kind == REST:
+                    pitched = feats[j].pitch != 0
+                    del feats[j]
+                    if pitched:
+                        break
+                else:
+                    j += 1
+        if kind == "roll":
+            part = f.length / 5
+            for p in (f.pitch, up, f.pitch, down, f.pitch):
+                out.append(_Feature(NOTE, p, part, bar=f.bar))
+        else:
+            units = f.length * unit / 4
+            count = units.numerator
+            step = Fraction(4, units.denominator * unit)
+            while step * us_per_beat > 100_000:
+                count *= 2
+                step /= 2
+            for k in range(count):
+                out.append(_Feature(NOTE, up if k % 2 == 0 else f.pitch, step, bar=f.bar))
+        i += 1
+    return out
+
+
+# ---------------------------------------------------------------------------
+# playing the features (abc2midi's writetrack)
+
+
+@dataclass
+class _Played:
+    notes: list[tuple[Fraction, Fraction, int]] = field(default_factory=list)
+    bars: list[Fraction] = field(default_factory=list)
+    gchords: list[tuple[Fraction, tuple]] = field(default_factory=list)
+    meters: list[tuple[Fraction, int, int]] = field(default_factory=list)
+    tempos: list[tuple[Fraction, float]] = field(default_factory=list)
+    end: Fraction = Fraction(0)
+
+
+def _play(feats: list[_Feature], parts: str | None, part_start: dict[str, int], report: list[str]) -> _Played:
+    out = _Played()
+    n = len(feats)
+    t = Fraction(0)
+    j = 0
+    inchord = False
+    pass_ = 1
+    maxpass = 2
+    expect = False
+    saved = 0
+    partno = -1
+    steps = 0
+    limit = 200 * (n + 10)
+    problems: set[str] = set()
+
+    def next_part(place: int) -> int:
+        nonlocal partno
+        partno += 1
+        while parts is not None and partno < len(parts) and parts[partno] not in part_start:
+            problems.add(f"part {parts[partno]} is not defined in the body, skipped")
+            partno += 1
+        if parts is None or partno >= len(parts):
+            return n
+        return part_start[parts[partno]]
+
+    while j < n:
+        steps += 1
+        if steps > limit:
+            problems.add("repeat structure too tangled, playing stopped")
+            break
+        f = feats[j]
+        k = f.kind
+        if k == NOTE:
+            out.notes.append((t, f.length, f.pitch))
+            if not inchord:
+                t += f.length
+        elif k == TNOTE:
+            out.notes.append((t, f.length, f.pitch))
+        elif k == REST:
+            if not inchord:
+                t += f.length
+        elif k == CHORDON:
+            inchord = True
+        elif k in (CHORDOFF, CHORDOFFEX):
+            inchord = False
+            t += f.length
+        elif k == SINGLE_BAR:
+            out.bars.append(t)
+        elif k == DOUBLE_BAR:
+            out.bars.append(t)
+        elif k == BAR_REP:
+            out.bars.append(t)
+            saved = j
+            expect = True
+            pass_ = 1
+            maxpass = 2
+        elif k == REP_BAR:
+            out.bars.append(t)
+            if pass_ == 1:
+                if expect:
+                    pass_ += 1
+                    j = saved
+                    expect = False
+            elif pass_ < maxpass:
+                expect = False
+                pass_ += 1
+                j = saved
+        elif k == PLAY_ON_REP:
+            passnum = pass_ if (expect or pass_ > 1) else 1
+            if passnum not in f.data:
+                j += 1
+                while j < n and feats[j].kind not in (REP_BAR, BAR_REP, PART, DOUBLE_BAR, PLAY_ON_REP):
+                    j += 1
+                if j < n and feats[j].kind == PART:
+                    j -= 1
+            elif maxpass < 4:
+                maxpass = pass_ + 1
+        elif k == DOUBLE_REP:
+            out.bars.append(t)
+            if pass_ > 1:
+                expect = True
+                saved = j
+                pass_ = 1
+                maxpass = 2
+            elif not expect:
+                expect = True
+                saved = j
+                pass_ = 1
+            else:
+                j = saved
+                pass_ += 1
+        elif k == PART:
+            if parts is not None:
+                j = next_part(j)
+                if j >= n:
+                    break
+        elif k == GCHORD:
+            out.gchords.append((t, f.data))
+        elif k == TIME:
+            out.meters.append((t, f.data[0], f.data[1]))
+        elif k == TEMPO:
+            out.tempos.append((t, f.data))
+        j += 1
+    out.end = t
+    report.extend(sorted(problems))
+    return out
+
+
+def _accompaniment(played: _Played, meter0: tuple[int, int]) -> list[Note]:
+    """Bass notes and chords on channel 1 following abc2midi's default patterns."""
+    if not played.gchords:
+        return []
+    notes: list[Note] = []
+    meters = [(Fraction(0), *meter0)] + played.meters
+    bars = sorted(set(played.bars + [Fraction(0), played.end]))
+    gi = 0
+    current = None
+    chords = played.gchords
+    first = chords[0][0]
+    for b0, b1 in zip(bars, bars[1:]):
+        if b1 <= b0:
+            continue
+        num, den = meters[0][1], meters[0][2]
+        for mt, mn, md in meters:
+            if mt <= b0:
+                num, den = mn, md
+        pattern = _GCHORD_PATTERNS.get((num, den), "fzczfzcz" if num % 2 == 0 else "fzc" * max(1, num // 3))
+        slot = Fraction(4 * num, den) / len(pattern)
+        s = 0
+        while True:
+            start = b0 + s * slot
+            if start >= b1:
+                break
+            while gi < len(chords) and chords[gi][0] <= start:
+                current = chords[gi][1]
+                gi += 1
+            kind = pattern[s % len(pattern)]
+            if current is not None and start >= first and kind != "z":
+                end = min(start + slot, b1)
+                root, intervals, bass = current
+                intervals = intervals or _CHORD_TYPES[""]
+                if kind in "fb":
+                    bp = 36 + (bass if bass is not None else root)
+                    notes.append(Note(float(start), float(end), bp, 80, CHORD_CHANNEL))
+                if kind in "cb":
+                    for iv in intervals:
+                        notes.append(Note(float(start), float(end), 48 + root + iv, 70, CHORD_CHANNEL))
+            s += 1
+    return notes
+
+
+# ---------------------------------------------------------------------------
+# public API
+
+
+def _split_lines(tune: str) -> list[str]:
+    return tune.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
+    """Play one ABC tune (text from ``X:`` on) into a Song.
+
+    Parameters
+    ----------
+    tune
+        One tune: header fields then the body.  Broken bodies are played as far
+        as possible (abc2midi's way of skipping what it cannot read).
+    chords
+        Play chord symbols as an accompaniment on channel 1.
+
+    Returns
+    -------
+    (Song, list of str)
+        The song (melody on channel 0, times in quarter-note beats) and a
+        report, one short line per thing skipped or repaired.
+
+    Raises
+    ------
+    MusegenError
+        When there is nothing playable at all: no ``K:`` field or no notes.
+    """
+    parser = _TuneParser(chords=chords)
+    lines = _split_lines(tune)
+    k_found = False
+    ended_at = None
+    for idx, raw in enumerate(lines):
+        stripped = raw.strip()
+        if not stripped:
+            if parser.in_body:
+                if any(x.strip() and not x.lstrip().startswith("%") for x in lines[idx + 1 :]):
+                    ended_at = idx
+                break
+            continue
+        if stripped.startswith("%"):
+            if parser.in_body:
+                parser.add(MARK, data="comment")
+                parser.add(MARK, data="line")
+            continue
+        comment = "%" in raw
+        line = raw.split("%", 1)[0].rstrip() if comment else raw.rstrip()
+        line = line.lstrip(" \t")
+        if not line:
+            continue
+        m = _FIELD_LINE.match(line)
+        is_field = m is not None and m.group(1) in _FIELD_LETTERS and not m.group(2).startswith((":", "|"))
+        if not parser.in_body:
+            if is_field:
+                key, value = m.group(1), m.group(2)
+                if key == "K":
+                    parser.start_body(value)
+                    k_found = True
+                else:
+                    parser.header_field(key, value)
+            continue
+        if is_field:
+            key, value = m.group(1), m.group(2)
+            if key == "X":
+                ended_at = idx
+                break
+            parser.body_field(key, value)
+        else:
+            parser.music_line(line)
+        if comment:
+            parser.add(MARK, data="comment")
+        parser.add(MARK, data="line")
+    if not k_found:
+        raise MusegenError("no K: field: not an ABC tune that can be played")
+    if ended_at is not None:
+        parser.report.append(f"line {ended_at + 1}: the tune ends here (blank line or new X:); the rest was ignored")
+    parser.finish()
+    feats = parser.feats
+    report = parser.report
+    has_parts = parser.parts is not None
+    _insert_missing_repeats(feats, parser.first_music, has_parts)
+    if has_parts:
+        feats.append(_Feature(PART, data=" "))
+    feats = _apply_grace(feats)
+    _tie_notes(feats, report)
+    if not has_parts and len(parser.voice_numbers) == 1:
+        _fix_repeats(feats, report)
+    feats = _expand_ornaments(feats, parser.tempo, parser.header_unit)
+    part_start: dict[str, int] = {}
+    for i, f in enumerate(feats):
+        if f.kind == PART and f.data != " ":
+            part_start[f.data] = i
+    played = _play(feats, parser.parts, part_start, report)
+    melody = [
+        Note(float(t), float(t + max(d, Fraction(1, 480))), max(0, min(127, p)), 80, MELODY_CHANNEL)
+        for t, d, p in played.notes
+        if d > 0
+    ]
+    if not melody:
+        raise MusegenError("no notes to play in this tune")
+    song = Song(title=parser.title)
+    song.notes = melody
+    if chords:
+        song.notes += _accompaniment(played, parser.header_meter)
+    song.notes.sort()
+    song.programs = {MELODY_CHANNEL: MELODY_PROGRAM}
+    if any(n.channel == CHORD_CHANNEL for n in song.notes):
+        song.programs[CHORD_CHANNEL] = CHORD_PROGRAM
+    meters = [(0.0, *parser.header_meter)] + [(float(t), a, b) for t, a, b in played.meters]
+    song.meters = _dedupe(meters)
+    tempos = [(0.0, parser.tempo)] + [(float(t), bpm) for t, bpm in played.tempos]
+    song.tempos = _dedupe(tempos)
+    return song, report
+
+
+def _dedupe(items: list[tuple]) -> list[tuple]:
+    out: dict[float, tuple] = {}
+    for item in sorted(items, key=lambda x: x[0]):
+        out[item[0]] = item
+    result = []
+    for item in out.values():
+        if not result or result[-1][1:] != item[1:]:
+            result.append(item)
+    return result
+
+
+def abc_to_midi(tune: str, path: str | os.PathLike, *, chords: bool = True, force: bool = False) -> list[str]:
+    """Play one ABC tune and write it as a MIDI file.
+
+    Parameters
+    ----------
+    tune
+        One tune, text from ``X:`` on.
+    path
+        The ``.mid`` file to write.
+    chords
+        Play chord symbols as an accompaniment on channel 1.
+    force
+        Replace an existing file.
+
+    Returns
+    -------
+    list of str
+        The report of :func:`abc_to_song`.
+    """
+    from musegen.formats.midi import write_midi
+
+    song, report = abc_to_song(tune, chords=chords)
+    write_midi(song, path, force=force)
+    return report

@@ -1,0 +1,169 @@
+"""Networks and model bundles.
+
+A bundle is a folder: ``model.keras``, ``representation.json``,
+``config.json``, ``history.json`` (and files the representation adds, such as
+``validation.abc``).  It is loadable without the training corpus.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from musegen.config import TrainConfig, load_json
+from musegen.errors import MusegenError
+from musegen.representations import InputSpec, OutputSpec, Representation, get_representation
+
+BUNDLE_FILES = ("model.keras", "representation.json", "config.json")
+
+
+def _softmax_head(spec: OutputSpec):
+    from musegen import backend
+
+    keras = backend.keras()
+
+    layer = keras.layers.Dense(spec.size, name="logits")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return layer, loss
+
+
+# head kind -> builder(spec) -> (output layer, loss); add an entry for a new head
+HEADS: dict[str, Callable[[OutputSpec], tuple[Any, Any]]] = {
+    "softmax": _softmax_head,
+}
+
+
+def _token_input(spec: InputSpec, config: TrainConfig):
+    from musegen import backend
+
+    keras = backend.keras()
+
+    inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    if config.embedding:
+        x = keras.layers.Embedding(spec.size, config.embedding, name="embedding")(inputs)
+    else:
+        x = keras.layers.Embedding(
+            spec.size, spec.size, embeddings_initializer="identity", trainable=False, name="one_hot"
+        )(inputs)
+    return inputs, x
+
+
+def _vector_input(spec: InputSpec, config: TrainConfig):
+    from musegen import backend
+
+    keras = backend.keras()
+
+    inputs = keras.Input(shape=(None, spec.size), dtype="float32", name="vectors")
+    return inputs, inputs
+
+
+# input kind -> builder(spec, config) -> (keras input, first tensor); add an entry for a new input
+INPUTS: dict[str, Callable[[InputSpec, TrainConfig], tuple[Any, Any]]] = {
+    "tokens": _token_input,
+    "vectors": _vector_input,
+}
+
+_CELLS = {"lstm": "LSTM", "gru": "GRU"}
+
+
+def build_model(input_spec: InputSpec, head: OutputSpec, config: TrainConfig):
+    """Build and compile the network: input, stacked recurrent layers, head.
+
+    The recurrent layers keep the settings that allow the fused cuDNN kernel on
+    a GPU (tanh, sigmoid, no recurrent dropout, ``unroll=False``); dropout is
+    applied between layers instead.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+
+    inputs, x = INPUTS[input_spec.kind](input_spec, config)
+    rnn = getattr(keras.layers, _CELLS[config.cell])
+    for i in range(config.layers):
+        x = rnn(config.units, return_sequences=True, name=f"{config.cell}_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    layer, loss = HEADS[head.kind](head)
+    outputs = layer(x)
+    model = keras.Model(inputs, outputs, name="musegen")
+    model.compile(optimizer=make_optimizer(config), loss=loss)
+    return model
+
+
+_OPTIMIZERS = {
+    "rmsprop": lambda lr, kw: ("RMSprop", kw),
+    "adam": lambda lr, kw: ("Adam", kw),
+    "adagrad": lambda lr, kw: ("Adagrad", kw),
+    "adadelta": lambda lr, kw: ("Adadelta", kw),
+    "sgd": lambda lr, kw: ("SGD", {**kw, "momentum": 0.9, "nesterov": True}),
+}
+
+
+def make_optimizer(config: TrainConfig):
+    """The optimizer named in ``config``, with gradient clipping by norm (Graves 2013)."""
+    from musegen import backend
+
+    keras = backend.keras()
+
+    kwargs: dict[str, Any] = {"learning_rate": config.lr}
+    if config.clipnorm:
+        kwargs["clipnorm"] = config.clipnorm
+    cls_name, kwargs = _OPTIMIZERS[config.optimizer](config.lr, kwargs)
+    return getattr(keras.optimizers, cls_name)(**kwargs)
+
+
+@dataclass
+class Bundle:
+    """A loaded model bundle."""
+
+    path: Path
+    model: Any
+    representation: Representation
+    config: TrainConfig
+    history: dict[str, Any]
+
+
+def check_bundle(path: str | os.PathLike) -> Path:
+    """Refuse a missing or incomplete bundle folder with one clear line."""
+    path = Path(path)
+    if not path.exists():
+        raise MusegenError(f"{path}: no such model folder")
+    if not path.is_dir():
+        raise MusegenError(f"{path}: a model is a folder holding {', '.join(BUNDLE_FILES)}")
+    missing = [f for f in BUNDLE_FILES if not (path / f).is_file()]
+    if missing:
+        raise MusegenError(f"{path}: not a musegen model (missing {', '.join(missing)})")
+    return path
+
+
+def load_bundle(path: str | os.PathLike, *, representation: str | None = None, compile: bool = False) -> Bundle:
+    """Load a bundle; ``model.keras`` is loaded with ``safe_mode=True``."""
+    path = check_bundle(path)
+    try:
+        rep_config = load_json(path / "representation.json")
+        config = TrainConfig.from_dict(load_json(path / "config.json"))
+        history = load_json(path / "history.json") if (path / "history.json").is_file() else {}
+    except (ValueError, TypeError, OSError) as exc:
+        raise MusegenError(f"{path}: corrupt model metadata ({exc})") from None
+    name = rep_config.get("name") if isinstance(rep_config, dict) else None
+    if representation is not None and name != representation:
+        raise MusegenError(f"{path}: this is a {name!r} model, not {representation!r}")
+    rep = get_representation(str(name)).from_config(rep_config)
+    model = load_keras(path / "model.keras", compile=compile)
+    return Bundle(path, model, rep, config, history)
+
+
+def load_keras(path: Path, *, compile: bool = False):
+    """Load a ``.keras`` file safely (no arbitrary code), or refuse it in one line."""
+    from musegen import backend
+
+    keras = backend.keras()
+
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as exc:  # corrupt zip, wrong layers, lambda layers refused by safe_mode...
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MusegenError(f"{path}: cannot load model ({msg[:200]})") from None

@@ -1,0 +1,472 @@
+"""The generic pipeline: prepare, train, sample, evaluate — written once for every representation.
+
+Library code here returns values and never prints; progress goes to a
+:class:`Reporter` that the CLI draws with rich.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musegen import __version__
+from musegen.config import TrainConfig, load_json, save_json
+from musegen.errors import MusegenError, UsageError
+from musegen.fileio import atomic_dir
+from musegen.representations import Representation, get_representation
+
+
+class Reporter:
+    """Progress sink; the default does nothing.  The CLI subclasses it with rich bars."""
+
+    def start(self, task: str, total: int | None, **info: Any) -> None: ...
+
+    def update(self, advance: int = 1, **info: Any) -> None: ...
+
+    def finish(self, **info: Any) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+# -- prepare ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """A corpus read, split by piece, the representation fitted on the training part."""
+
+    representation: Representation
+    train: list[Any]
+    valid: list[Any]
+    train_arrays: list[np.ndarray]
+    valid_arrays: list[np.ndarray]
+    corpus: str
+    cached: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        spec = self.representation.input_spec()
+        return {
+            "representation": self.representation.name,
+            "corpus": self.corpus,
+            "pieces": len(self.train) + len(self.valid),
+            "train_pieces": len(self.train),
+            "valid_pieces": len(self.valid),
+            "train_steps": int(sum(len(a) for a in self.train_arrays)),
+            "valid_steps": int(sum(len(a) for a in self.valid_arrays)),
+            "input": f"{spec.kind} x {spec.size}",
+            "cached": self.cached,
+        }
+
+
+def split_pieces(pieces: list[Any], *, valid_split: float, seed: int) -> tuple[list[Any], list[Any]]:
+    """Seeded split by piece; at least one piece on each side when there are two or more."""
+    if len(pieces) < 2:
+        raise MusegenError(f"the corpus holds {len(pieces)} piece(s); at least 2 are needed to hold some out")
+    order = list(range(len(pieces)))
+    random.Random(seed).shuffle(order)
+    n_valid = min(len(pieces) - 1, max(1, round(len(pieces) * valid_split)))
+    valid_idx = set(order[:n_valid])
+    train = [p for i, p in enumerate(pieces) if i not in valid_idx]
+    valid = [p for i, p in enumerate(pieces) if i in valid_idx]
+    return train, valid
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MUSEGEN_CACHE", Path.home() / ".cache" / "musegen"))
+
+
+def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([rep_name, __version__, settings], sort_keys=True).encode())
+    files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
+    for f in files:
+        h.update(str(f.relative_to(corpus) if corpus.is_dir() else f.name).encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:24]
+
+
+def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, reporter: Reporter | None = None,
+            use_cache: bool = True) -> Dataset:
+    """Read ``corpus``, split it by piece, fit the representation, encode every piece.
+
+    The result is cached under :func:`cache_dir`, keyed on the corpus files and
+    the settings, so a second run reads it back at once.
+    """
+    reporter = reporter or Reporter()
+    corpus = Path(corpus)
+    if not corpus.exists():
+        raise MusegenError(f"{corpus}: no such file or folder")
+    rep_cls = get_representation(rep_name)
+    settings = {"valid_split": config.valid_split, "seed": config.seed, "transpose": list(config.transpose),
+                "extra": config.extra}
+    key = _cache_key(rep_name, corpus, settings)
+    cache_file = cache_dir() / "prepared" / f"{rep_name}-{key}.json"
+    if use_cache and cache_file.is_file():
+        try:
+            cached = load_json(cache_file)
+            rep = rep_cls.from_config(cached["representation"])
+            train, valid = cached["train"], cached["valid"]
+            reporter.start("Reading cached corpus", 1)
+            data = Dataset(rep, train, valid, _encode_all(rep, rep.augment(train, transpose=config.transpose)),
+                           _encode_all(rep, valid), str(corpus), cached=True)
+            reporter.finish()
+            return data
+        except (KeyError, ValueError, TypeError, MusegenError):
+            pass  # a stale or broken cache entry is rebuilt
+    reporter.start("Reading corpus", None)
+    pieces = rep_cls().read_corpus(corpus)
+    reporter.finish(pieces=len(pieces))
+    train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
+    rep = rep_cls()
+    augmented = rep.augment(train, transpose=config.transpose) if config.transpose else train
+    rep.fit(augmented)
+    reporter.start("Encoding", len(augmented) + len(valid))
+    train_arrays = []
+    for p in augmented:
+        train_arrays.append(rep.encode(p))
+        reporter.update()
+    valid_arrays = []
+    for p in valid:
+        valid_arrays.append(rep.encode(p))
+        reporter.update()
+    reporter.finish()
+    if use_cache and _is_jsonable(train):
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(".part")
+            tmp.write_text(json.dumps({"representation": rep.get_config(), "train": train, "valid": valid}))
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # caching is an optimisation only
+    return Dataset(rep, train, valid, train_arrays, valid_arrays, str(corpus))
+
+
+def _is_jsonable(pieces: list[Any]) -> bool:
+    return all(isinstance(p, str) for p in pieces)
+
+
+def _encode_all(rep: Representation, pieces: list[Any]) -> list[np.ndarray]:
+    return [rep.encode(p) for p in pieces]
+
+
+# -- train ---------------------------------------------------------------------------------------------
+
+
+def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the concatenated id stream into inputs and next-id targets.
+
+    Returns
+    -------
+    x, y : np.ndarray [shape=(windows, seq_len)]
+    """
+    stream = np.concatenate(arrays)[offset:]
+    n = (len(stream) - 1) // seq_len
+    if n < 1:
+        # a short corpus: one window, as long as the corpus allows
+        seq_len = len(stream) - 1
+        n = 1
+    x = stream[: n * seq_len].reshape(n, seq_len)
+    y = stream[1 : n * seq_len + 1].reshape(n, seq_len)
+    return x, y
+
+
+def resolve_config(rep_name: str, *, preset: str | None, overrides: dict[str, Any]) -> tuple[TrainConfig, str]:
+    """The named preset of the representation (or its default) with ``overrides`` applied."""
+    rep_cls = get_representation(rep_name)
+    name = preset or rep_cls.default_preset
+    if name not in rep_cls.presets:
+        raise UsageError(f"unknown preset {name!r} for {rep_name}; choose one of {', '.join(rep_cls.presets)}")
+    base = TrainConfig(**rep_cls.presets[name])
+    return base.replace(**overrides), name
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    history: dict[str, Any]
+    interrupted: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _history_template() -> dict[str, Any]:
+    return {"loss": [], "val_loss": [], "seconds": [], "best_epoch": None, "best_val_loss": None}
+
+
+def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, config: TrainConfig,
+          preset: str = "default", resume: bool = False, force: bool = False,
+          reporter: Reporter | None = None) -> TrainResult:
+    """Train a network on ``corpus`` and write the bundle folder ``out``.
+
+    The bundle is rewritten atomically at each improvement of the validation
+    loss, so an interrupted run (Ctrl-C) leaves the best model so far;
+    ``resume`` continues from it.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+
+    from musegen.models import build_model, load_bundle
+
+    reporter = reporter or Reporter()
+    out = Path(out)
+    if out.exists() and not (resume or force):
+        raise MusegenError(f"{out} already exists (use --resume to continue training it, or --force to replace it)")
+    if resume and not out.exists():
+        raise MusegenError(f"{out}: nothing to resume (no such model folder)")
+    history = _history_template()
+    from musegen import backend
+
+    keras = backend.keras()
+    keras.utils.set_random_seed(config.seed)
+    if resume:
+        bundle = load_bundle(out, representation=rep_name, compile=True)
+        saved = bundle.config
+        # sizes come from the bundle; only the schedule may change on resume
+        config = saved.replace(epochs=config.epochs, patience=config.patience)
+        data = prepare(rep_name, corpus, config=config, reporter=reporter)
+        if data.representation.get_config() != bundle.representation.get_config():
+            raise MusegenError(f"{out}: the corpus does not match the one this model was trained on")
+        model = bundle.model
+        history = {**history, **bundle.history}
+    else:
+        data = prepare(rep_name, corpus, config=config, reporter=reporter)
+        spec = data.representation.input_spec()
+        model = build_model(spec, data.representation.head(), config)
+    rep = data.representation
+    if not data.train_arrays or sum(len(a) for a in data.train_arrays) < 3:
+        raise MusegenError(f"{corpus}: too little music to train on")
+    val_x, val_y = token_windows(data.valid_arrays, seq_len=config.seq_len)
+    start_epoch = len(history["loss"])
+    meta = {"representation": rep_name, "preset": preset, "corpus": str(corpus), "musegen": __version__,
+            "summary": data.summary()}
+
+    def save_bundle() -> None:
+        with atomic_dir(out, force=True) as tmp:
+            model.save(tmp / "model.keras")
+            save_json(rep.get_config(), tmp / "representation.json")
+            save_json({**config.to_dict(), **meta}, tmp / "config.json")
+            save_json(history, tmp / "history.json")
+            for name, blob in rep.bundle_files(data.train, data.valid).items():
+                (tmp / name).write_bytes(blob)
+
+    stop = {"flag": False}
+
+    class Progress(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.t0 = time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+            reporter.start(f"Epoch {epoch + 1}/{config.epochs}", steps_per_epoch, epoch=epoch + 1)
+
+        def on_train_batch_end(self, batch, logs=None):
+            reporter.update(1, loss=float((logs or {}).get("loss", math.nan)))
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            loss, val = float(logs.get("loss", math.nan)), float(logs.get("val_loss", math.nan))
+            history["loss"].append(loss)
+            history["val_loss"].append(val)
+            history["seconds"].append(round(time.perf_counter() - self.t0, 2))
+            best = history["best_val_loss"]
+            improved = best is None or val < best
+            if improved:
+                history["best_val_loss"], history["best_epoch"] = val, epoch + 1
+                save_bundle()
+            else:
+                save_history()
+            reporter.finish(loss=loss, val_loss=val, improved=improved, epoch=epoch + 1)
+            since = epoch + 1 - (history["best_epoch"] or 0)
+            if config.patience and since >= config.patience:
+                reporter.log(f"no improvement for {since} epochs: stopping")
+                self.model.stop_training = True
+
+    def save_history() -> None:
+        if (out / "history.json").exists():
+            tmp = out / ".history.json.part"
+            save_json(history, tmp)
+            os.replace(tmp, out / "history.json")
+
+    x_all = data.train_arrays
+    windows_per_epoch = token_windows(x_all, seq_len=config.seq_len)[0].shape[0]
+    steps_per_epoch = max(1, math.ceil(windows_per_epoch / config.batch_size))
+    rng = np.random.default_rng(config.seed + start_epoch)
+
+    class Windows(keras.utils.PyDataset):
+        """A fresh random offset and shuffle each epoch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.on_epoch_end()
+
+        def __len__(self) -> int:
+            return math.ceil(len(self.x) / config.batch_size)
+
+        def __getitem__(self, i):
+            sl = slice(i * config.batch_size, (i + 1) * config.batch_size)
+            return self.x[sl], self.y[sl]
+
+        def on_epoch_end(self) -> None:
+            order = rng.permutation(len(x_all))
+            x, y = token_windows([x_all[j] for j in order], seq_len=config.seq_len,
+                                 offset=int(rng.integers(0, config.seq_len)))
+            perm = rng.permutation(len(x))
+            self.x, self.y = x[perm], y[perm]
+
+    if start_epoch >= config.epochs:
+        return TrainResult(out, history, summary=meta["summary"])
+    if not resume and force and out.exists():
+        pass  # replaced atomically at the first improvement
+    interrupted = False
+    try:
+        model.fit(Windows(), validation_data=(val_x, val_y), batch_size=config.batch_size,
+                  epochs=config.epochs, initial_epoch=start_epoch, verbose=0, callbacks=[Progress()])
+    except KeyboardInterrupt:
+        interrupted = True
+        if not (out / "model.keras").exists():
+            save_bundle()
+    if not (out / "model.keras").exists():
+        save_bundle()
+    return TrainResult(out, history, interrupted=interrupted, summary=meta["summary"])
+
+
+# -- sample ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Generated:
+    """Sequences decoded by the representation, with timing."""
+
+    pieces: list[Any]
+    tokens: int
+    seconds: float
+
+
+def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_length: int,
+                    primer: np.ndarray) -> Generated:
+    """Sample ``num`` token sequences from a bundle with a token input and a softmax head."""
+    from musegen.sampling import TokenSampler
+
+    rep = bundle.representation
+    sampler = TokenSampler(bundle.model, banned=rep.banned_ids())
+    t0 = time.perf_counter()
+    ids = sampler.generate(primer, num=num, max_length=max_length, temperature=temperature, seed=seed,
+                           end_id=_end_id(rep))
+    seconds = time.perf_counter() - t0
+    pieces, tokens = [], 0
+    for row in ids:
+        end = np.flatnonzero(row == _end_id(rep))
+        n = int(end[0]) + 1 if end.size else len(row)
+        tokens += n
+        pieces.append(rep.decode(np.concatenate([primer[1:], row[:n]])))
+    return Generated(pieces, tokens, seconds)
+
+
+def _end_id(rep: Representation) -> int:
+    from musegen.representations.abc import END_ID
+
+    return getattr(rep, "end_id", END_ID)
+
+
+# -- evaluate -------------------------------------------------------------------------------------------
+
+
+def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.ndarray:
+    """Bits of every token after the first of each sequence, given all before it.
+
+    Sequences are run whole (state from the start of each piece), right-padded
+    in batches; padding never affects earlier positions.
+
+    Returns
+    -------
+    np.ndarray [shape=(sum(len(a) - 1),)]
+    """
+    from musegen import backend
+
+    tf = backend.tf()
+
+    order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
+    bits: list[np.ndarray] = [np.empty(0)] * len(arrays)
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        longest = max(len(arrays[i]) for i in idx)
+        batch = np.zeros((len(idx), longest), dtype=np.int32)
+        for r, i in enumerate(idx):
+            batch[r, : len(arrays[i])] = arrays[i]
+        logits = model(batch[:, :-1], training=False)
+        logp = np.asarray(tf.nn.log_softmax(logits, axis=-1))
+        for r, i in enumerate(idx):
+            n = len(arrays[i]) - 1
+            target = arrays[i][1:]
+            bits[i] = -logp[r, np.arange(n), target] / math.log(2)
+    return np.concatenate(bits) if bits else np.empty(0)
+
+
+@dataclass
+class SampleResult:
+    files: list[Path]
+    tokens: int
+    seconds: float
+    pieces: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": [str(f) for f in self.files], "tokens": self.tokens, "seconds": round(self.seconds, 4),
+                "tokens_per_second": round(self.tokens / self.seconds, 1) if self.seconds else None,
+                "pieces": self.pieces}
+
+
+def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, primer: Any,
+           out: str | os.PathLike, formats: tuple[str, ...], force: bool = False,
+           reporter: Reporter | None = None) -> SampleResult:
+    """Generate ``num`` pieces, check and repair each, write them under ``out``.
+
+    Every output path is checked before anything is written, so an existing
+    file (without ``force``) stops the command with nothing written.
+    """
+    from musegen.formats.abc import sanitize_filename, unique_stem
+
+    reporter = reporter or Reporter()
+    if num < 1:
+        raise UsageError(f"--num must be at least 1, got {num}")
+    if temperature < 0:
+        raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+    if max_length < 1:
+        raise UsageError(f"--max-length must be positive, got {max_length}")
+    rep = bundle.representation
+    primer_ids = rep.encode_primer(primer)
+    reporter.start(f"Sampling {num} piece(s)", None)
+    gen = generate_tokens(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
+                          primer=primer_ids)
+    reporter.finish()
+    out = Path(out)
+    taken: set[str] = set()
+    plans = []
+    for i, piece in enumerate(gen.pieces):
+        fixed, notes = rep.postprocess(piece, index=i + 1)
+        stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
+        plans.append((fixed, notes, out / stem))
+    for _, _, stem in plans:
+        for f in formats:
+            target = stem.with_name(stem.name + "." + f)
+            if target.exists() and not force:
+                raise MusegenError(f"{target} already exists (use --force to overwrite)")
+    reporter.start("Writing", len(plans))
+    files: list[Path] = []
+    summaries = []
+    for fixed, notes, stem in plans:
+        written = rep.write(fixed, stem, formats=formats, force=force)
+        files.extend(written)
+        summaries.append({**notes, "files": [str(w) for w in written]})
+        reporter.update()
+    reporter.finish()
+    return SampleResult(files, gen.tokens, gen.seconds, summaries)
