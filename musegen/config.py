@@ -42,6 +42,7 @@ class TrainConfig:
     seed: int = 0
     transpose: tuple[int, ...] = ()  # semitone shifts added as augmentation
     patience: int = 0  # stop after this many epochs without improvement (0: never)
+    lr_decay: float = 1.0  # multiply the learning rate by this after an epoch with no improvement
     extra: dict[str, Any] = field(default_factory=dict)  # representation-specific settings
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class TrainConfig:
             raise UsageError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.cell not in CELLS:
             raise UsageError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        if not 0 < self.lr_decay <= 1:
+            raise UsageError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
         if self.patience < 0:
             raise UsageError(f"--patience must be 0 or positive, got {self.patience}")
         object.__setattr__(self, "transpose", tuple(int(t) for t in self.transpose))

@@ -75,7 +75,7 @@ def sample_quality(bundle, *, samples: int, temperature: float, seed: int, max_l
     rep = bundle.representation
     gen = generate_tokens(bundle, num=samples, temperature=temperature, seed=seed, max_length=max_length,
                           primer=rep.encode_primer("X:1\n"))
-    texts = ["X:1\n" + p for p in gen.pieces]
+    texts = ["X:1\n" + p for p in gen.pieces]  # the primer, then what was generated
     checks = [check_tune(t, repair=False) for t in texts]
     out: dict[str, Any] = {
         "samples": samples,

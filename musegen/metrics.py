@@ -12,7 +12,6 @@ bodies (the notes, without the header fields).
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from typing import Iterable, Sequence

@@ -22,19 +22,8 @@ from musegen import __version__
 from musegen.config import TrainConfig, load_json, save_json
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_dir
+from musegen.progress import Reporter
 from musegen.representations import Representation, get_representation
-
-
-class Reporter:
-    """Progress sink; the default does nothing.  The CLI subclasses it with rich bars."""
-
-    def start(self, task: str, total: int | None, **info: Any) -> None: ...
-
-    def update(self, advance: int = 1, **info: Any) -> None: ...
-
-    def finish(self, **info: Any) -> None: ...
-
-    def log(self, message: str) -> None: ...
 
 
 # -- prepare ------------------------------------------------------------------------------------------
@@ -285,6 +274,9 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
                 save_bundle()
             else:
                 save_history()
+                if config.lr_decay < 1:
+                    lr = self.model.optimizer.learning_rate
+                    lr.assign(lr * config.lr_decay)
             reporter.finish(loss=loss, val_loss=val, improved=improved, epoch=epoch + 1)
             since = epoch + 1 - (history["best_epoch"] or 0)
             if config.patience and since >= config.patience:
@@ -354,7 +346,10 @@ class Generated:
 
 def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_length: int,
                     primer: np.ndarray) -> Generated:
-    """Sample ``num`` token sequences from a bundle with a token input and a softmax head."""
+    """Sample ``num`` token sequences from a bundle with a token input and a softmax head.
+
+    The pieces hold what was generated after the primer (decoded), not the primer.
+    """
     from musegen.sampling import TokenSampler
 
     rep = bundle.representation
@@ -368,7 +363,7 @@ def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_leng
         end = np.flatnonzero(row == _end_id(rep))
         n = int(end[0]) + 1 if end.size else len(row)
         tokens += n
-        pieces.append(rep.decode(np.concatenate([primer[1:], row[:n]])))
+        pieces.append(rep.decode(row[:n]))
     return Generated(pieces, tokens, seconds)
 
 
@@ -447,6 +442,7 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
     reporter.start(f"Sampling {num} piece(s)", None)
     gen = generate_tokens(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
                           primer=primer_ids)
+    gen.pieces = [primer + piece for piece in gen.pieces]
     reporter.finish()
     out = Path(out)
     taken: set[str] = set()

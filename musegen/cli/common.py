@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from musegen.errors import UsageError
-from musegen.pipeline import Reporter
+from musegen.progress import Reporter
 
 STATE = {"debug": False}
 
@@ -29,10 +29,14 @@ class RichReporter(Reporter):
         self.quiet = quiet
         self._progress = None
         self._task = None
+        self._name = ""
         self._console = console()
+        # bars on a terminal; in a log, one line per finished epoch only
+        self._bars = self._console.is_terminal
 
     def start(self, task: str, total: int | None, **info: Any) -> None:
-        if self.quiet:
+        self._name = task
+        if self.quiet or not self._bars:
             return
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
@@ -53,6 +57,9 @@ class RichReporter(Reporter):
         self._progress.update(self._task, advance=advance, info=text)
 
     def finish(self, **info: Any) -> None:
+        if not self.quiet and not self._bars and "val_loss" in info:
+            self._console.print(f"{self._name}: loss {info['loss']:.4f}  val_loss {info['val_loss']:.4f}"
+                                + ("  saved" if info.get("improved") else ""))
         if self._progress is None:
             return
         task = self._progress.tasks[0]

@@ -93,6 +93,7 @@ PLAY_ON_REP, PART, TIME, TEMPO, GCHORD, NONOTE = "PLAY_ON_REP", "PART", "TIME", 
 # comments, key changes); they play nothing but count when abc2midi looks a
 # fixed number of items ahead (ornaments on tied notes)
 MARK = "MARK"
+GRACESET = "GRACESET"  # %%MIDI grace / gracedivider
 _BARS = {SINGLE_BAR, DOUBLE_BAR, BAR_REP, REP_BAR, DOUBLE_REP}
 _HAS_LENGTH = {NOTE, TNOTE, REST, CHORDOFF, CHORDOFFEX}
 
@@ -154,7 +155,7 @@ def _read_word(s: str, i: int) -> tuple[str, int]:
     return "".join(out), j
 
 
-def parse_key(text: str, base: _Key | None = None) -> _Key:
+def parse_key(text: str, base: _Key | None = None, *, header: bool = False) -> _Key:
     """Parse the value of a ``K:`` field as abc2midi does.
 
     Parameters
@@ -163,6 +164,9 @@ def parse_key(text: str, base: _Key | None = None) -> _Key:
         The field value, e.g. ``"Ador"``, ``"D =f"``, ``"Bb mix"``, ``"G clef=treble-8"``.
     base
         The key in force (used for ``exp`` and for fields without a key).
+    header
+        True for the tune's first ``K:``: ``octave=`` is obeyed there only, and
+        ``transpose=`` there is the tune's global transposition.
 
     Returns
     -------
@@ -175,6 +179,7 @@ def parse_key(text: str, base: _Key | None = None) -> _Key:
     explicit = False
     mods: dict[str, int] = {}
     octave: int | None = None
+    clef_octave: int | None = None
     transpose: int | None = None
     while i < len(s):
         while i < len(s) and s[i] in " \t":
@@ -195,7 +200,7 @@ def parse_key(text: str, base: _Key | None = None) -> _Key:
                     i += 1
                 value, i = _read_word(s, i)
             if name == "clef":
-                octave = _clef_octave(value, octave)
+                clef_octave = _clef_octave(value, clef_octave)
             elif name in ("transpose", "octave"):
                 m = re.match(r"-?\s*\d+", value)
                 if m:
@@ -206,7 +211,7 @@ def parse_key(text: str, base: _Key | None = None) -> _Key:
                         octave = n
             continue
         if low.startswith(("treble", "bass", "alto", "tenor", "baritone", "mezzo", "soprano")):
-            octave = _clef_octave(word, octave)
+            clef_octave = _clef_octave(word, clef_octave)
             continue
         if low == "hp":
             sf = 2
@@ -266,7 +271,12 @@ def parse_key(text: str, base: _Key | None = None) -> _Key:
             key.accidentals = dict.fromkeys(_LETTERS, 0)
         key.accidentals.update(mods)
         key.found = sf is not None
-    key.octave = prev.octave if octave is None else octave
+    if header:
+        # in the header octave= wins over a clef's octave; transpose= is global
+        key.octave = octave if octave is not None else (clef_octave or 0)
+    else:
+        # in the body abc2midi only follows an octave clef (treble-8, treble+8)
+        key.octave = clef_octave if clef_octave else prev.octave
     key.transpose = prev.transpose if transpose is None else transpose
     return key
 
@@ -399,6 +409,17 @@ class _TuneParser:
         self.chord_decos: set[str] = set()
         self.inslur = False
         self.chord_warned = False
+        self.ratio = (3, 1)  # broken rhythm ">": lengths of the two notes, in halves
+        self.propagate = 2  # accidentals: 0 this note, 1 same octave, 2 every octave
+        self.middle_c = MIDDLE_C
+        self.global_transpose = 0
+        self.fermata_fixed = False
+        self.programs: dict[int, int] = {}
+        self.voice_ids: dict[str, int] = {}
+        self.voice_octave: int | None = None
+        self.lineno = 0
+        self.bar_first_line: dict[int, int] = {}
+        self.meter_free = False
         self.inchord = False
         self.chordcount = 0
         self.chord_len: Fraction | None = None
@@ -439,6 +460,72 @@ class _TuneParser:
         """Length of n/m unit notes in quarter-note beats."""
         return Fraction(4 * n, m * self.L)
 
+    def fermata(self, length: Fraction) -> Fraction:
+        """A fermata doubles the note (or adds one unit with ``%%MIDI fermatafixed``)."""
+        return length + self.units(1, 1) if self.fermata_fixed else length * 2
+
+    # -- %%MIDI directives ----------------------------------------------------
+    def directive(self, text: str) -> None:
+        """Handle a ``%%`` line (``%%MIDI ratio 2 1``, ``%%propagate-accidentals octave``...)."""
+        words = text.split()
+        if not words:
+            return
+        if words[0] == "MIDI" and len(words) > 1:
+            handler = _MIDI_DIRECTIVES.get(words[1])
+            if handler is not None:
+                handler(self, words[2:])
+        elif words[0] == "propagate-accidentals" and len(words) > 1:
+            self.propagate = {"not": 0, "octave": 1, "pitch": 2}.get(words[1], self.propagate)
+
+    def _d_ratio(self, args: list[str]) -> None:
+        if len(args) >= 2 and args[0].isdigit() and args[1].isdigit() and int(args[0]) and int(args[1]):
+            b, a = int(args[0]), int(args[1])
+            if a + b % 2 == 1:  # abc2midi's test, precedence included
+                a, b = 2 * a, 2 * b
+            self.ratio = (b, a)
+
+    def _d_transpose(self, args: list[str]) -> None:
+        m = re.match(r"^[+-]?\d+$", args[0]) if args else None
+        if m:
+            self.global_transpose = int(args[0])
+
+    def _d_rtranspose(self, args: list[str]) -> None:
+        m = re.match(r"^[+-]?\d+$", args[0]) if args else None
+        if m:
+            self.global_transpose += int(args[0])
+
+    def _d_nobarlines(self, args: list[str]) -> None:
+        self.propagate = 0
+
+    def _d_barlines(self, args: list[str]) -> None:
+        self.propagate = 2
+
+    def _d_middle_c(self, args: list[str]) -> None:
+        if args and args[0].isdigit():
+            self.middle_c = int(args[0])
+
+    def _d_program(self, args: list[str]) -> None:
+        nums = [int(a) for a in args if a.isdigit()]
+        if nums and 0 <= nums[-1] <= 127:
+            self.programs[MELODY_CHANNEL] = nums[-1]
+
+    def _d_gracedivider(self, args: list[str]) -> None:
+        if args and args[0].isdigit() and int(args[0]) >= 2:
+            self.add(GRACESET, data=("divider", 1, int(args[0])))
+
+    def _d_grace(self, args: list[str]) -> None:
+        m = re.match(r"^(\d+)/(\d+)$", args[0]) if args else None
+        if m and 0 < int(m.group(1)) < int(m.group(2)):
+            a, b = int(m.group(1)), int(m.group(2))
+            # in the header abc2midi only keeps the denominator
+            self.add(GRACESET, data=("fraction", a, b) if self.in_body else ("divider", 1, b))
+
+    def _d_fermatafixed(self, args: list[str]) -> None:
+        self.fermata_fixed = True
+
+    def _d_fermataproportional(self, args: list[str]) -> None:
+        self.fermata_fixed = False
+
     # -- header -------------------------------------------------------------
     def header_field(self, key: str, value: str) -> None:
         handler = _HEADER_FIELDS.get(key)
@@ -450,6 +537,7 @@ class _TuneParser:
             self.title = value.strip()
 
     def _h_meter(self, value: str) -> None:
+        self.meter_free = value.strip().lower().startswith("none")
         m = parse_meter(value)
         if m is None:
             self.report.append(f"header: unreadable meter M:{value.strip()} ignored")
@@ -477,11 +565,17 @@ class _TuneParser:
 
     def _h_rhythm(self, value: str) -> None:
         if value.strip().lower().startswith("hornpipe"):
-            self.hornpipe = True
+            self.hornpipe = True  # swing pairs of eighths (2/4 and 4/4 only)
+            self.ratio = (4, 2)  # and ">" becomes 2:1
 
     def start_body(self, key_value: str) -> None:
         """The first K: field: finish the header."""
-        self.key = parse_key(key_value)
+        self.key = parse_key(key_value, header=True)
+        if self.voice_octave is not None:
+            self.key.octave = self.voice_octave
+        if re.search(r"transpose\s*=", key_value, re.IGNORECASE):
+            self.global_transpose = self.key.transpose  # abc2midi's global transposition
+        self.key.transpose = 0
         if not self.key.found:
             self.report.append(f"header: no key in K:{key_value.strip()}, playing in C")
         if self.unit is None:
@@ -547,6 +641,7 @@ class _TuneParser:
     def _b_part(self, value: str) -> None:
         if self.parts is None:
             return  # abc2midi ignores body P: without a header part order
+        self.voice_skip = False  # a part starts in the first voice
         label = value.strip()[:1]
         if not ("A" <= label <= "Z"):
             self.note(f"part label P:{value.strip()} ignored")
@@ -563,18 +658,31 @@ class _TuneParser:
         ident = value.strip().split()[0] if value.strip() else ""
         if not ident:
             return
-        if ident.isdigit():
-            number = int(ident)
-        else:
-            if ident not in self.voice_names:
-                self.voice_names.append(ident)
-            number = self.voice_names.index(ident) + 1
+        number = self.voice_ids.get(ident)
+        if number is None:
+            if ident.isdigit():
+                number = int(ident)
+            else:
+                number = 1 if not self.voice_ids else max(self.voice_ids.values()) + 1
+            self.voice_ids[ident] = number
         self.voice_numbers.add(number)
         skip = number != 1
+        if not skip:
+            m = re.search(r"\boctave\s*=\s*(-?\d+)", value)
+            clef = re.search(r"\bclef\s*=\s*(\S+)", value)
+            if m:
+                self.key.octave = self.voice_octave = int(m.group(1))
+            elif clef and clef.group(1).lower().startswith(("treble", "tenor-8")):
+                self.key.octave = self.voice_octave = _clef_octave(clef.group(1), 0) or 0
         if skip and number not in self.voices_reported:
             self.voices_reported.add(number)
             self.report.append(f"voice {ident} skipped (only the first voice is played)")
         self.voice_skip = skip
+
+    def _b_info(self, value: str) -> None:
+        text = value.strip()
+        if text.startswith(("MIDI", "propagate-accidentals")):
+            self.directive(text.replace("=", " ", 1) if text.startswith("MIDI=") else text)
 
     def _end_chord_for_break(self) -> None:
         if self.inchord:
@@ -588,6 +696,7 @@ class _TuneParser:
         if not self.started_music:
             self.started_music = True
             self.first_music = len(self.feats) + 1
+            self.bar_first_line[1] = self.lineno
         self.add(MARK, data="music line")
         p = _LineCursor(line)
         while not p.done():
@@ -838,29 +947,33 @@ class _TuneParser:
             self.note('stray "/" skipped')
 
     def _m_overlay(self, p: _LineCursor) -> None:
+        """``&``: the rest of the bar is another voice (played by abc2midi on another track)."""
         p.i += 1
         self.note("voice overlay (&) skipped")
-        p.i = len(p.s)
+        ends = [k for k in (p.s.find("|", p.i), p.s.find(":", p.i)) if k >= 0]
+        p.i = min(ends) if ends else len(p.s)
 
     # notes ------------------------------------------------------------------
     def parse_note(self, p: _LineCursor) -> None:
         decos = set(self.passback)
         if not self.inchord:
             self.passback.clear()
+        decos_seen = False
         while not p.done() and p.peek() in _DECORATION_CHARS:
+            decos_seen = True
             name = _DECORATION_NAMES.get(p.peek())
             if name:
                 decos.add(name)
             p.i += 1
-        if p.peek() == "[" and not (p.peek(1).isdigit() or p.peek(1) == "|" or p.peek(2) == ":"):
+        if p.peek() == "[" and decos_seen:  # a decorated chord (abc2midi takes any [ here)
             p.i += 1
             self.chord_on(decos)
-            while p.peek() in " \t":
+            while p.peek() in (" ", "\t"):
                 p.i += 1
         if self.inchord:
             decos |= self.chord_decos
         c = p.peek()
-        if c in "zx":
+        if c in ("z", "x"):
             p.i += 1
             n, m, _ = p.read_len()
             self.rest(n, m, decos)
@@ -887,6 +1000,13 @@ class _TuneParser:
             elif p.peek() == "_":
                 p.i += 1
                 acc = -1
+        if acc != 0 and (p.peek().isdigit() or p.peek() == "/"):
+            # a microtone (^1/4c, or a number straight before the letter): abc2midi
+            # bends the pitch of the natural note and makes that letter natural
+            # for the rest of the bar
+            p.read_len()
+            acc = 0
+            self.note("microtone played as the nearest note")
         c = p.peek()
         if c and c in "abcdefg":
             letter, octave = c, 1
@@ -905,17 +1025,26 @@ class _TuneParser:
         self.event_note(letter, acc, octave, n, m, decos)
 
     def pitch_of(self, letter: str, acc: int | None, octave: int) -> tuple[int, int]:
-        """MIDI pitch and pitch without accidentals; updates the bar's accidentals."""
+        """MIDI pitch and pitch without accidentals; updates the bar's accidentals.
+
+        An accidental lasts to the bar line for the same letter in every octave
+        (abc2midi's default), in the same octave only (``%%propagate-accidentals
+        octave``) or not at all (``%%MIDI nobarlines``).
+        """
+        octave += self.key.octave
+        slot = (letter, octave) if self.propagate == 1 else letter
         if acc is None:
-            off = self.work.get(letter, 0)
+            off = self.work.get(slot, self.key.accidentals.get(letter, 0))
         else:
             off = acc
-            self.work[letter] = acc  # lasts to the bar line, in every octave
-        octave += self.key.octave
-        base = _SCALE[letter] + 12 * octave + MIDDLE_C + self.key.transpose
+            if self.propagate:
+                self.work[slot] = acc
+        base = _SCALE[letter] + 12 * octave + self.middle_c + self.key.transpose + self.global_transpose
         return base + off, base
 
     def event_note(self, letter: str, acc: int | None, octave: int, n: int, m: int, decos: set[str]) -> None:
+        if m & (m - 1):
+            self.note(f"note length {n}/{m}: the divisor is not a power of 2 (abc2midi plays it oddly)")
         length = self.units(n, m)
         if self.inchord:
             self.chordcount += 1
@@ -932,7 +1061,7 @@ class _TuneParser:
             self.add_units(length)
         pitch, pline = self.pitch_of(letter, acc, octave)
         if "fermata" in decos:
-            length *= 2
+            length = self.fermata(length)
         if self.inchord and self.chordcount == 1:
             self.chord_len = length
         ornament = next((d for d in ("trill", "ornament", "roll") if d in decos), None)
@@ -943,6 +1072,20 @@ class _TuneParser:
             return
         if ornament == "ornament":
             self.ornament(letter, octave, pitch, length)
+            return
+        if not ornament and ("staccato" in decos or "breath" in decos):
+            # abc2midi: the note sounds half its length, a rest takes the other half
+            if self.inchord:
+                if self.chordcount == 1:
+                    self.add(REST, pitch, length)
+                f = self.add(NOTE, pitch, length / 2)
+                f.pline = pline
+            else:
+                f = self.add(NOTE, pitch, length / 2)
+                f.pline = pline
+                self.mark_start()
+                self.add(REST, pitch, length / 2)
+                self.mark_end()
             return
         f = self.add(NOTE, pitch, length, data=ornament)
         f.pline = pline
@@ -959,7 +1102,7 @@ class _TuneParser:
         up, down = _LETTERS[(t + 1) % 7], _LETTERS[(t + 6) % 7]
         upo = octave + 1 if up == "c" else octave
         downo = octave - 1 if down == "b" else octave
-        shift = 12 * self.key.octave + MIDDLE_C + self.key.transpose
+        shift = 12 * self.key.octave + self.middle_c + self.key.transpose + self.global_transpose
         return (
             _SCALE[up] + 12 * upo + shift + self.key.accidentals.get(up, 0),
             _SCALE[down] + 12 * downo + shift + self.key.accidentals.get(down, 0),
@@ -969,8 +1112,9 @@ class _TuneParser:
         """abc2midi's ``~``: a cut (grace note above); on a dotted quarter a cut and a tap."""
         up, down = self._neighbours(letter, octave)
         unit = self.units(1, 1)
-        self.laststart, self.lastend = self.thisstart, self.thisend
-        self.thisstart = len(self.feats) if not self.voice_skip else -1
+        # abc2midi marks the ornament as starting at the item before it, so a
+        # broken rhythm into a "~" note also rescales the note before
+        self.mark_start()
         if length == 3 * unit:
             self.add(NOTE, pitch, unit)
             for g in (up, down):
@@ -984,11 +1128,12 @@ class _TuneParser:
             self.add(GRACEOFF)
             self.add(NOTE, pitch, length)
         self.mark_end()
+        self.mark_note()  # abc2midi marks the main note once more
 
     def rest(self, n: int, m: int, decos: set[str]) -> None:
         length = self.units(n, m)
         if "fermata" in decos:
-            length *= 2
+            length = self.fermata(length)
         if self.inchord:
             self.chordcount += 1
         if self.tuple_count > 0:
@@ -1026,7 +1171,7 @@ class _TuneParser:
             if self.tuple_count > 0:
                 length *= self.tuple_fact
             if "fermata" in self.chord_decos:
-                length *= 2
+                length = self.fermata(length)
             kind = CHORDOFFEX
         self.add(kind, 0, length)
         if kind == CHORDOFFEX and not self.voice_skip:
@@ -1060,7 +1205,8 @@ class _TuneParser:
         self.tuple_fact = Fraction(q, n)
 
     def add_units(self, length: Fraction) -> None:
-        self.barpos += length / 4
+        if self.hornpipe:  # the position in the bar only matters for hornpipe swing
+            self.barpos += length / 4
 
     def hornp(self, num: int, den: int) -> None:
         """``R:Hornpipe``: swing pairs of equal eighths (abc2midi's test, on the written length)."""
@@ -1075,7 +1221,7 @@ class _TuneParser:
             and den * meter_num == 32
             and ((meter_num == 4 and self.barpos.denominator == 8) or (meter_num == 2 and self.barpos.denominator == 16))
         ):
-            self.broken = (">", 0)
+            self.broken = (">", 1)
             self.broken_pending = 0
         self.last_len = (num, den)
 
@@ -1098,10 +1244,8 @@ class _TuneParser:
 
     def broken_adjust(self) -> None:
         c, mult = self.broken or (">", 1)
-        if mult == 1 and self.hornpipe:
-            mult = 0
-        a, b = {0: (4, 2), 1: (3, 1), 2: (7, 1), 3: (15, 1)}[mult]  # 0: hornpipe 2:1
-        half = Fraction(a + b, 2)
+        a, b = self.ratio if mult <= 1 else {2: (7, 1), 3: (15, 1)}[mult]
+        half = (a + b) // 2
         if c == "<":
             a, b = b, a
         idx = (self.laststart, self.lastend, self.thisstart, self.thisend)
@@ -1128,6 +1272,7 @@ class _TuneParser:
         self.work = dict(self.key.accidentals)
         self.barpos = Fraction(0)
         self.bar += 1
+        self.bar_first_line[self.bar] = self.lineno
         if rep:
             self.play_on_rep(rep)
 
@@ -1150,12 +1295,12 @@ class _TuneParser:
             self.note("unclosed chord [ at the end of the tune closed")
             self.chord_off(None)
         if self.ingrace:
-            self.note("unclosed grace notes { at the end of the tune")
+            self.note("unclosed grace notes {: the notes after it play at their written length")
             self.ingrace = False
-            self.add(GRACEOFF)
 
 
 _HEADER_FIELDS = {
+    "I": _TuneParser._b_info,
     "T": _TuneParser._h_title,
     "M": _TuneParser._h_meter,
     "L": _TuneParser._h_unit,
@@ -1164,7 +1309,21 @@ _HEADER_FIELDS = {
     "R": _TuneParser._h_rhythm,
     "V": _TuneParser._b_voice,
 }
+_MIDI_DIRECTIVES = {
+    "ratio": _TuneParser._d_ratio,
+    "transpose": _TuneParser._d_transpose,
+    "rtranspose": _TuneParser._d_rtranspose,
+    "nobarlines": _TuneParser._d_nobarlines,
+    "barlines": _TuneParser._d_barlines,
+    "C": _TuneParser._d_middle_c,
+    "program": _TuneParser._d_program,
+    "gracedivider": _TuneParser._d_gracedivider,
+    "grace": _TuneParser._d_grace,
+    "fermatafixed": _TuneParser._d_fermatafixed,
+    "fermataproportional": _TuneParser._d_fermataproportional,
+}
 _BODY_FIELDS = {
+    "I": _TuneParser._b_info,
     "K": _TuneParser._b_key,
     "M": _TuneParser._b_meter,
     "L": _TuneParser._b_unit,
@@ -1316,40 +1475,77 @@ def _insert_missing_repeats(feats: list[_Feature], first_music: int, has_parts: 
 
 
 def _apply_grace(feats: list[_Feature]) -> list[_Feature]:
-    """Grace notes last a quarter of their written length, stolen from the next note."""
-    out: list[_Feature] = []
-    i = 0
+    """Give grace notes their length and take it from the next note, as abc2midi.
+
+    By default each grace note lasts a quarter of its written length and the
+    group's time is stolen from the following note (``%%MIDI gracedivider``
+    changes the quarter); with ``%%MIDI grace a/b`` in the body the group takes
+    the fraction a/b of the following note.  A group that does not fit in the
+    following note or stands just before a bar line is dropped; a group with
+    no note after it, or never closed, plays at its written length.
+    """
     n = len(feats)
     drop: set[int] = set()
+    method, frac_a, frac_b = "divider", 1, 4
+    i = 0
     while i < n:
-        if feats[i].kind != GRACEON:
+        f = feats[i]
+        if f.kind == GRACESET:
+            method, frac_a, frac_b = f.data
+            i += 1
+            continue
+        if f.kind != GRACEON:
             i += 1
             continue
         start = i
         end = start + 1
         while end < n and feats[end].kind != GRACEOFF:
             end += 1
+        if end >= n:
+            break  # unclosed {: abc2midi leaves the notes at their written length
         # host note: the next NOTE or REST (or the chord it opens)
         j = end + 1
         inchord = False
         host = -1
         while j < n and host < 0:
-            if feats[j].kind in (NOTE, REST):
+            kind = feats[j].kind
+            if kind in (NOTE, REST):
                 host = j
-            elif feats[j].kind == CHORDON:
+            elif kind == CHORDON:
                 inchord = True
+            elif kind in (SINGLE_BAR, DOUBLE_BAR):
+                break  # abc2midi 4.x drops grace notes written just before a bar line
             j += 1
         host_end = host
-        if inchord:
+        if inchord and host >= 0:
             while j < n and feats[j].kind not in (CHORDOFF, CHORDOFFEX):
                 j += 1
             host_end = min(j, n - 1)
-        total = sum((feats[k].length for k in range(start, min(end, n)) if feats[k].kind in (NOTE, REST)), Fraction(0))
-        if host < 0:
+        total = Fraction(0)
+        in_grace_chord = False
+        for k in range(start, min(end, n)):
+            kind = feats[k].kind
+            if kind == CHORDON:
+                in_grace_chord = True
+            elif kind in (CHORDOFF, CHORDOFFEX):
+                in_grace_chord = False
+                total += feats[k].length
+            elif kind in (NOTE, REST) and not in_grace_chord:
+                total += feats[k].length
+        if host < 0 and j >= n:
+            i = end + 1  # nothing follows: abc2midi plays them at their written length
+            continue
+        if host < 0 or total == 0:
             drop.update(range(start, min(end + 1, n)))
             i = end + 1
             continue
-        remaining = feats[host].length - total / 4
+        host_len = feats[host].length
+        if method == "divider":
+            remaining = host_len - total / frac_b
+            factor = Fraction(1, frac_b)
+        else:
+            remaining = host_len * (frac_b - frac_a) / frac_b
+            factor = host_len * frac_a / (frac_b * total)
         if remaining <= 0:
             drop.update(range(start, min(end + 1, n)))
             i = end + 1
@@ -1358,12 +1554,11 @@ def _apply_grace(feats: list[_Feature]) -> list[_Feature]:
             if feats[k].kind in _HAS_LENGTH:
                 feats[k].length = remaining
         for k in range(start, min(end, n)):
-            if feats[k].kind in (NOTE, REST):
-                feats[k].length = feats[k].length / 4
+            if feats[k].kind in _HAS_LENGTH:
+                feats[k].length = feats[k].length * factor
         i = end + 1
     if drop:
-        out = [f for k, f in enumerate(feats) if k not in drop]
-        return out
+        return [f for k, f in enumerate(feats) if k not in drop]
     return feats
 
 
@@ -1670,44 +1865,50 @@ def _play(feats: list[_Feature], parts: str | None, part_start: dict[str, int], 
 
 
 def _accompaniment(played: _Played, meter0: tuple[int, int]) -> list[Note]:
-    """Bass notes and chords on channel 1 following abc2midi's default patterns."""
+    """Bass notes and chords on channel 1 following abc2midi's default patterns.
+
+    Each bar is cut into equal slots, one per letter of the meter's pattern
+    (``fzcfzc`` in 6/8: bass, rest, chord...); from the first chord symbol on,
+    a slot plays the bass note (root or the note after ``/``) around C2-B2 or
+    the chord around C3-B4 of the chord symbol in force.
+    """
     if not played.gchords:
         return []
     notes: list[Note] = []
-    meters = [(Fraction(0), *meter0)] + played.meters
-    bars = sorted(set(played.bars + [Fraction(0), played.end]))
+    meters = [(0.0, *meter0)] + [(float(t), a, b) for t, a, b in played.meters]
+    bars = sorted({float(b) for b in played.bars} | {0.0, float(played.end)})
+    chords = [(float(t), c) for t, c in played.gchords]
+    first = chords[0][0]
     gi = 0
     current = None
-    chords = played.gchords
-    first = chords[0][0]
+    mi = 0
+    num, den = meter0
+    eps = 1e-9
     for b0, b1 in zip(bars, bars[1:]):
-        if b1 <= b0:
+        if b1 - b0 <= eps:
             continue
-        num, den = meters[0][1], meters[0][2]
-        for mt, mn, md in meters:
-            if mt <= b0:
-                num, den = mn, md
-        pattern = _GCHORD_PATTERNS.get((num, den), "fzczfzcz" if num % 2 == 0 else "fzc" * max(1, num // 3))
-        slot = Fraction(4 * num, den) / len(pattern)
+        while mi < len(meters) and meters[mi][0] <= b0 + eps:
+            num, den = meters[mi][1], meters[mi][2]
+            mi += 1
+        pattern = _GCHORD_PATTERNS.get((num, den)) or ("fzc" * max(1, num // 3) if num % 3 == 0 else "fzcz" * max(1, num // 2))
+        slot = 4.0 * num / den / len(pattern)
         s = 0
         while True:
             start = b0 + s * slot
-            if start >= b1:
+            if start >= b1 - eps:
                 break
-            while gi < len(chords) and chords[gi][0] <= start:
+            while gi < len(chords) and chords[gi][0] <= start + eps:
                 current = chords[gi][1]
                 gi += 1
             kind = pattern[s % len(pattern)]
-            if current is not None and start >= first and kind != "z":
+            if current is not None and start >= first - eps and kind != "z":
                 end = min(start + slot, b1)
                 root, intervals, bass = current
-                intervals = intervals or _CHORD_TYPES[""]
                 if kind in "fb":
-                    bp = 36 + (bass if bass is not None else root)
-                    notes.append(Note(float(start), float(end), bp, 80, CHORD_CHANNEL))
+                    notes.append(Note(start, end, 36 + (root if bass is None else bass), 80, CHORD_CHANNEL))
                 if kind in "cb":
-                    for iv in intervals:
-                        notes.append(Note(float(start), float(end), 48 + root + iv, 70, CHORD_CHANNEL))
+                    for iv in intervals or _CHORD_TYPES[""]:
+                        notes.append(Note(start, end, 48 + root + iv, 70, CHORD_CHANNEL))
             s += 1
     return notes
 
@@ -1720,33 +1921,14 @@ def _split_lines(tune: str) -> list[str]:
     return tune.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
-    """Play one ABC tune (text from ``X:`` on) into a Song.
-
-    Parameters
-    ----------
-    tune
-        One tune: header fields then the body.  Broken bodies are played as far
-        as possible (abc2midi's way of skipping what it cannot read).
-    chords
-        Play chord symbols as an accompaniment on channel 1.
-
-    Returns
-    -------
-    (Song, list of str)
-        The song (melody on channel 0, times in quarter-note beats) and a
-        report, one short line per thing skipped or repaired.
-
-    Raises
-    ------
-    MusegenError
-        When there is nothing playable at all: no ``K:`` field or no notes.
-    """
+def _read_tune(tune: str, *, chords: bool = True) -> _TuneParser:
+    """Read a tune's lines into a parser holding its features in written order."""
     parser = _TuneParser(chords=chords)
     lines = _split_lines(tune)
     k_found = False
     ended_at = None
     for idx, raw in enumerate(lines):
+        parser.lineno = idx + 1
         stripped = raw.strip()
         if not stripped:
             if parser.in_body:
@@ -1754,6 +1936,8 @@ def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
                     ended_at = idx
                 break
             continue
+        if stripped.startswith("%%"):
+            parser.directive(stripped[2:])
         if stripped.startswith("%"):
             if parser.in_body:
                 parser.add(MARK, data="comment")
@@ -1791,6 +1975,129 @@ def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
     if ended_at is not None:
         parser.report.append(f"line {ended_at + 1}: the tune ends here (blank line or new X:); the rest was ignored")
     parser.finish()
+    return parser
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One written bar of a tune, as :func:`written_bars` measures it.
+
+    ``length`` is in quarter-note beats (grace notes excluded, chords counted
+    once); ``meter`` is the meter in force, or None under ``M:none``;
+    ``opens``/``closes`` name the bar lines around it (``start``, ``|``,
+    ``||``, ``|:``, ``:|``, ``::``, ``end``); ``ending`` is the ending number
+    list when the bar starts a first/second ending; ``line`` is the source line
+    (1-based, counting from the tune's first line).
+    """
+
+    number: int
+    length: Fraction
+    meter: tuple[int, int] | None
+    opens: str
+    closes: str
+    ending: frozenset | None
+    line: int
+    notes: int
+
+    @property
+    def full(self) -> Fraction | None:
+        """The length of a full bar under this bar's meter (None when free)."""
+        return None if self.meter is None else Fraction(4 * self.meter[0], self.meter[1])
+
+
+_BAR_NAMES = {SINGLE_BAR: "|", DOUBLE_BAR: "||", BAR_REP: "|:", REP_BAR: ":|", DOUBLE_REP: "::"}
+
+
+def written_bars(tune: str) -> list[Bar]:
+    """The tune's bars in written order (repeats not expanded), with their lengths.
+
+    Empty stretches between two bar lines (``|| |:``) are left out.
+
+    Raises
+    ------
+    MusegenError
+        When the tune has no ``K:`` field.
+    """
+    parser = _read_tune(tune, chords=False)
+    meter: tuple[int, int] | None = None if parser.meter_free else parser.header_meter
+    bars: list[Bar] = []
+    length = Fraction(0)
+    notes = 0
+    opens = "start"
+    ending: frozenset | None = None
+    inchord = ingrace = False
+    number = 1
+    bar_meter = meter
+    first_id = 1
+    for f in parser.feats:
+        k = f.kind
+        if k in (NOTE, REST, TNOTE):
+            if not inchord and not ingrace:
+                length += f.length
+            if not ingrace:
+                if notes == 0:
+                    first_id = f.bar
+                notes += 1
+        elif k == CHORDON:
+            inchord = True
+        elif k in (CHORDOFF, CHORDOFFEX):
+            inchord = False
+            if not ingrace:
+                length += f.length
+        elif k == GRACEON:
+            ingrace = True
+        elif k == GRACEOFF:
+            ingrace = False
+        elif k == TIME:
+            meter = f.data
+            if notes == 0:
+                bar_meter = meter
+        elif k == PLAY_ON_REP:
+            if notes == 0:
+                ending = f.data
+        elif k in _BAR_NAMES:
+            name = _BAR_NAMES[k]
+            if notes or length:
+                line = parser.bar_first_line.get(first_id, parser.lineno)
+                bars.append(Bar(number, length, bar_meter, opens, name, ending, line, notes))
+                number += 1
+                opens = name
+            else:
+                # an empty stretch (|| |:): the stronger bar line opens the next bar
+                opens = name if name != "|" or opens == "start" else opens
+            length = Fraction(0)
+            notes = 0
+            ending = None
+            bar_meter = meter
+    if notes or length:
+        line = parser.bar_first_line.get(first_id, parser.lineno)
+        bars.append(Bar(number, length, bar_meter, opens, "end", ending, line, notes))
+    return bars
+
+
+def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
+    """Play one ABC tune (text from ``X:`` on) into a Song.
+
+    Parameters
+    ----------
+    tune
+        One tune: header fields then the body.  Broken bodies are played as far
+        as possible (abc2midi's way of skipping what it cannot read).
+    chords
+        Play chord symbols as an accompaniment on channel 1.
+
+    Returns
+    -------
+    (Song, list of str)
+        The song (melody on channel 0, times in quarter-note beats) and a
+        report, one short line per thing skipped or repaired.
+
+    Raises
+    ------
+    MusegenError
+        When there is nothing playable at all: no ``K:`` field or no notes.
+    """
+    parser = _read_tune(tune, chords=chords)
     feats = parser.feats
     report = parser.report
     has_parts = parser.parts is not None
@@ -1807,19 +2114,19 @@ def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
         if f.kind == PART and f.data != " ":
             part_start[f.data] = i
     played = _play(feats, parser.parts, part_start, report)
-    melody = [
-        Note(float(t), float(t + max(d, Fraction(1, 480))), max(0, min(127, p)), 80, MELODY_CHANNEL)
-        for t, d, p in played.notes
-        if d > 0
-    ]
+    melody = []
+    for t, d, p in played.notes:
+        if d.numerator > 0:
+            start = float(t)
+            melody.append(Note(start, start + max(float(d), 1 / 480), max(0, min(127, p)), 80, MELODY_CHANNEL))
     if not melody:
         raise MusegenError("no notes to play in this tune")
     song = Song(title=parser.title)
     song.notes = melody
     if chords:
         song.notes += _accompaniment(played, parser.header_meter)
-    song.notes.sort()
-    song.programs = {MELODY_CHANNEL: MELODY_PROGRAM}
+    song.notes.sort(key=lambda n: (n.start, n.channel, n.pitch))
+    song.programs = {MELODY_CHANNEL: parser.programs.get(MELODY_CHANNEL, MELODY_PROGRAM)}
     if any(n.channel == CHORD_CHANNEL for n in song.notes):
         song.programs[CHORD_CHANNEL] = CHORD_PROGRAM
     meters = [(0.0, *parser.header_meter)] + [(float(t), a, b) for t, a, b in played.meters]

@@ -262,7 +262,7 @@ def _spell_name(letter: str, acc: int, semitones: int, steps: int | None, key: K
     if steps is not None:
         new_letter = LETTERS[(LETTERS.index(letter) + steps) % 7]
         new_acc = _wrap(pitch - NATURAL[new_letter])
-        odd = new_acc != 0 and (NATURAL[new_letter] + new_acc) % 12 in (NATURAL["B"], NATURAL["C"], NATURAL["E"], NATURAL["F"])
+        odd = new_acc != 0 and (NATURAL[new_letter] + new_acc) % 12 in (0, 4, 5, 11)  # Cb Fb E# B#
         diatonic = key is not None and key.signature[new_letter] == new_acc
         if abs(new_acc) <= 1 and (diatonic or not odd):
             return new_letter, new_acc
@@ -378,7 +378,9 @@ class _Transposer:
         text = ""
         # write an accidental where the source had one, or where either reading
         # of bar accidentals would otherwise give another pitch
-        if mark or self.target_steps.get(new_step, default) != new_acc or self.target_letters.get(new_name, default) != new_acc:
+        by_step = self.target_steps.get(new_step, default)
+        by_letter = self.target_letters.get(new_name, default)
+        if mark or by_step != new_acc or by_letter != new_acc:
             text = NOTE_ACCIDENTAL_TEXT[new_acc]
             self.target_steps[new_step] = new_acc
             self.target_letters[new_name] = new_acc

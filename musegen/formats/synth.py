@@ -146,7 +146,7 @@ PROGRAM_TIMBRES: dict[int, str] = {
 MELODY_TIMBRE = "accordion"  # channel 0 when the song names no program (folk tunes)
 ACCOMPANIMENT_TIMBRE = "piano"  # other channels when the song names no program
 MELODY_CHANNEL = 0
-MAX_TAIL_SECONDS = max(t.release for t in TIMBRES.values()) + max(d for d, _ in REFLECTIONS) + 2 * BLOCK / 8000
+MAX_TAIL_SECONDS = max(t.release for t in TIMBRES.values()) + max(d for d, _ in REFLECTIONS) + 0.001
 
 
 def timbre_for(channel: int, programs: dict[int, int]) -> tuple[str, bool]:
@@ -398,7 +398,8 @@ def beats_to_seconds(song: Song, beats: np.ndarray) -> np.ndarray:
 
 def _check_rate(sample_rate: int) -> int:
     if not isinstance(sample_rate, (int, np.integer)) or not SAMPLE_RATES[0] <= sample_rate <= SAMPLE_RATES[1]:
-        raise UsageError(f"sample rate {sample_rate!r}: use a whole number of Hz from {SAMPLE_RATES[0]} to {SAMPLE_RATES[1]}")
+        low, high = SAMPLE_RATES
+        raise UsageError(f"sample rate {sample_rate!r}: use a whole number of Hz from {low} to {high}")
     return int(sample_rate)
 
 
@@ -617,8 +618,12 @@ def fluidsynth_available() -> bool:
     return shutil.which("fluidsynth") is not None
 
 
-def render_fluidsynth(song: Song, *, soundfont: str | os.PathLike, sample_rate: int = 44100) -> np.ndarray:
+def render_fluidsynth(
+    song: Song, *, soundfont: str | os.PathLike | None = None, sample_rate: int = 44100
+) -> np.ndarray:
     """Render a song with the ``fluidsynth`` program and a SoundFont.
+
+    ``soundfont`` defaults to a system General MIDI SoundFont (:func:`find_soundfont`).
 
     Returns
     -------
@@ -633,6 +638,9 @@ def render_fluidsynth(song: Song, *, soundfont: str | os.PathLike, sample_rate: 
         raise MusegenError("fluidsynth is needed for --soundfont / --synth fluidsynth: install it "
                            "(e.g. apt install fluidsynth) or use the built-in synth (--synth builtin)")
     sf2 = find_soundfont(soundfont)
+    if sf2 is None:
+        raise MusegenError("no SoundFont found on this system: pass --soundfont FILE.sf2 "
+                           "(e.g. apt install fluid-soundfont-gm) or use --synth builtin")
     midi = song_to_midifile(song)
     # let the player run on past the last note so releases and reverb are kept
     conductor = midi.tracks[0]
@@ -651,12 +659,12 @@ def render_fluidsynth(song: Song, *, soundfont: str | os.PathLike, sample_rate: 
             lines = (proc.stderr or proc.stdout or "").strip().splitlines()
             raise MusegenError(f"fluidsynth failed (exit {proc.returncode}): {lines[-1] if lines else 'no message'}")
         audio, _ = sf.read(wav_path, dtype="float32", always_2d=True)
-    loud = np.nonzero(np.max(np.abs(audio), axis=1) > 10 ** (-70 / 20))[0]
-    if len(loud) == 0:
-        return np.zeros((int(EMPTY_SECONDS * sr), audio.shape[1]), dtype=np.float32)
-    audio = audio[: min(len(audio), loud[-1] + int(0.05 * sr))]
-    audio *= TARGET_PEAK / float(np.max(np.abs(audio)))
-    return audio
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak == 0.0:
+        return np.zeros((int(EMPTY_SECONDS * sr), audio.shape[1] if audio.ndim == 2 else 2), dtype=np.float32)
+    audio *= TARGET_PEAK / peak
+    loud = np.nonzero(np.max(np.abs(audio), axis=1) > 10 ** (-70 / 20))[0]  # trim the silence fluidsynth adds
+    return audio[: min(len(audio), loud[-1] + int(0.05 * sr))]
 
 
 # --------------------------------------------------------------------------- conversions
@@ -669,14 +677,7 @@ def _builtin(song: Song, *, soundfont, sample_rate: int) -> np.ndarray:
 
 
 def _fluidsynth(song: Song, *, soundfont, sample_rate: int) -> np.ndarray:
-    if not fluidsynth_available():
-        raise MusegenError("fluidsynth is needed for --soundfont / --synth fluidsynth: install it "
-                           "(e.g. apt install fluidsynth) or use the built-in synth (--synth builtin)")
-    sf2 = find_soundfont(soundfont)
-    if sf2 is None:
-        raise MusegenError("no SoundFont found on this system: pass --soundfont FILE.sf2 "
-                           "(e.g. apt install fluid-soundfont-gm) or use --synth builtin")
-    return render_fluidsynth(song, soundfont=sf2, sample_rate=sample_rate)
+    return render_fluidsynth(song, soundfont=soundfont, sample_rate=sample_rate)
 
 
 # synth name -> renderer(song, soundfont=, sample_rate=) -> audio.  Add an entry here.

@@ -31,8 +31,9 @@ class AbcRepresentation(Representation):
         "study": dict(layers=1, units=256, embedding=0, seq_len=50, batch_size=50, epochs=30,
                       optimizer="rmsprop", lr=0.002, clipnorm=5.0, dropout=0.0),
         # Best measured on the 340 Nottingham jigs on a 2-core CPU (see README).
-        "default": dict(layers=2, units=384, embedding=48, seq_len=200, batch_size=32, epochs=40,
-                        optimizer="adam", lr=0.002, clipnorm=1.0, dropout=0.25, patience=6),
+        "default": dict(layers=2, units=384, embedding=48, seq_len=128, batch_size=32, epochs=20,
+                        optimizer="adam", lr=0.003, clipnorm=1.0, dropout=0.25, patience=4, lr_decay=0.5,
+                        transpose=(-1, 1)),
         # For tests and quick checks: trains in seconds.
         "tiny": dict(layers=1, units=16, embedding=8, seq_len=20, batch_size=8, epochs=2,
                      optimizer="adam", lr=0.01, clipnorm=1.0),
@@ -69,7 +70,8 @@ class AbcRepresentation(Representation):
         out = list(pieces)
         for shift in transpose:
             if shift:
-                out.extend(transpose_tune(p, shift) for p in pieces)
+                # Nottingham writes a sharp bass note of a chord as "D/f+": keep that style
+                out.extend(transpose_tune(p, shift, bass_sharp="+") for p in pieces)
         return out
 
     # -- vocabulary -----------------------------------------------------------

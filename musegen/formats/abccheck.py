@@ -1,0 +1,1053 @@
+"""Check and repair ABC tunes (typically generated ones) before they are written.
+
+:func:`check_tune` looks for what makes a tune unreadable or wrong and repairs
+what it safely can:
+
+* header: a missing ``X:`` (added), ``K:`` (``K:C`` added), ``M:`` (reported:
+  abc2midi would assume 4/4);
+* chord symbols: an unclosed or garbled quote is closed after the chord name it
+  starts with (``"A7ec|`` -> ``"A7"ec|``), gets its missing opening quote
+  (``-F#7"B`` -> ``-"F#7"B``) or is removed; an empty ``""`` is removed; a quoted
+  word that is no chord becomes an annotation (``"^Segno"``);
+* stray characters (``#``, ``@``, a digit or ``/`` with no note, a decoration or
+  accidental with no note...) are dropped, ``d,`` is rewritten ``D``;
+* unmatched ``[`` ``]`` ``{`` ``}`` and ``!`` are dropped, as are ties between
+  different notes and ties to nothing;
+* blank lines inside the tune (abc2midi stops at them) and trailing blank lines
+  are dropped;
+* every bar is measured against the meter (reported, not repaired).
+
+Bars that are short because of an anacrusis, or a short bar closing a section
+(before ``:|``, ``::``, ``||``, ``|]``, an ending or the end of the tune) whose
+length and a section's pickup make one full bar, count as fitting, as ABC
+allows.  The same rules apply to human and generated tunes.
+
+:func:`abc2midi_check` runs the real abc2midi on a tune to confirm it reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from musegen.errors import MusegenError
+
+_FIELD_LINE = re.compile(r"^([A-Za-z+])[ \t]*:(.*)$")
+_FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVWdwsXZ+")
+# a chord symbol: root (or bass note alone), type, optional /bass, optional brackets
+_CHORD_NAME = re.compile(
+    r"^\(?(?:[A-G][#b]?(?:m|min|maj|M|dim|aug|sus|add|d|a|o|\+|[0-9]|b|#|\(|\))*"
+    r"(?:/[A-Ga-g][#b+]?)?|[a-g][#b]?)\)?$"
+)
+# chord types a chord symbol may have (abc2midi's, with the Nottingham d, a, 7b9...)
+_KNOWN_TYPES = {
+    "", "m", "7", "m7", "maj7", "M7", "6", "m6", "aug", "+", "aug7", "dim", "dim7", "9", "m9", "maj9", "M9",
+    "11", "13", "sus", "sus4", "sus2", "7sus4", "5", "m7b5", "d", "a", "d7", "a7", "7b9", "7#9", "o", "o7",
+    "add9", "min", "maj", "69", "m11", "7b5", "7#5",
+}
+_CHORDISH_MARK = re.compile(r"[#b0-9]|m|d$|a$|maj|dim|aug|sus")
+_NAME_BEFORE_QUOTE = re.compile(r"(\(?[A-G][#b]?[A-Za-z0-9#+/()]*)(?=\")")
+_NOTE_LETTERS = set("abcdefgABCDEFG")
+_DECORATION_CHARS = set(".~HLMOPSTRuv")
+_ANNOTATION_STARTS = set("^_<>@")
+_MAX_PROBLEMS = 50
+
+
+@dataclass
+class CheckResult:
+    """What :func:`check_tune` found and did.
+
+    Attributes
+    ----------
+    text
+        The repaired tune text (the input when ``repair=False``).
+    repairs
+        One line per repair made.
+    problems
+        What remains wrong after repair, one line each.
+    bars
+        Bars checked against the meter.
+    bars_fitting
+        Bars whose length fits the meter (pickups and the short bars that pair
+        with them around repeats and section ends included).
+    """
+
+    text: str
+    repairs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    bars: int = 0
+    bars_fitting: int = 0
+
+    @property
+    def valid(self) -> bool:
+        """True when no problem is left."""
+        return not self.problems
+
+    @property
+    def fitting_rate(self) -> float:
+        """Share of bars that fit the meter (1.0 for a tune without bars)."""
+        return self.bars_fitting / self.bars if self.bars else 1.0
+
+
+# ---------------------------------------------------------------------------
+# header
+
+
+def _is_field(line: str) -> re.Match | None:
+    m = _FIELD_LINE.match(line)
+    if m and m.group(1) in _FIELD_LETTERS and not m.group(2).startswith((":", "|")):
+        return m
+    return None
+
+
+_ANY_FIELD = re.compile(r"^([A-Za-z]):")
+
+
+def _repair_header(lines: list[str], repairs: list[str], problems: list[str], *, repair: bool) -> list[str]:
+    """Check X:, M:, K:; add X: and K: when repairing.
+
+    The header runs to the first ``K:`` line; without one, to the first line
+    that is neither a field (``T:...``, ``Y:...``) nor a comment.
+    """
+    k_line = None
+    first_music = len(lines)
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        m = _ANY_FIELD.match(stripped)
+        if m and m.group(1) == "K":
+            k_line = i
+            break
+        if stripped and not stripped.startswith("%") and not m and first_music == len(lines):
+            first_music = i
+    header_end = k_line if k_line is not None else first_music
+    keys = {m.group(1) for m in (_ANY_FIELD.match(h.strip()) for h in lines[:header_end]) if m}
+    out = list(lines)
+    if "X" not in keys:
+        if repair:
+            out.insert(0, "X:1")
+            header_end += 1
+            if k_line is not None:
+                k_line += 1
+            repairs.append("added a missing X:1 header line")
+        else:
+            problems.append("no X: field (a tune starts with X:)")
+    if "M" not in keys and not any(re.match(r"^M:|.*\[M:", line.strip()) for line in lines):
+        problems.append("no M: field (abc2midi assumes 4/4)")
+    if k_line is None:
+        if repair:
+            out.insert(header_end, "K:C")
+            repairs.append(f"added a missing K:C line before line {header_end + 1}")
+        else:
+            problems.append("no K: field (the tune body cannot start)")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# music lines
+
+
+class _LineRepairer:
+    """Walk one music line as abc2midi reads it; drop or fix what does not belong."""
+
+    def __init__(self, line: str, lineno: int, state: dict):
+        self.s = line
+        self.lineno = lineno
+        self.out: list[str] = []
+        self.repairs: list[str] = []
+        self.i = 0
+        self.state = state  # open chord / grace carried between lines
+
+    # helpers
+    def peek(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.s[j] if 0 <= j < len(self.s) else ""
+
+    def take(self, n: int = 1) -> str:
+        text = self.s[self.i : self.i + n]
+        self.out.append(text)
+        self.i += n
+        return text
+
+    def drop(self, n: int, why: str) -> None:
+        text = self.s[self.i : self.i + n]
+        self.i += n
+        self.repairs.append(f'line {self.lineno}: removed {why} "{text}"')
+
+    def take_length(self) -> None:
+        """A note length as abc2midi reads it: ``3``, ``3/2``, ``/``, ``//`` (not ``/2/2``)."""
+        j = _length_end(self.s, self.i)
+        text = self.s[self.i : j]
+        m = re.search(r"/(\d+)$", text)
+        if m and int(m.group(1)) & (int(m.group(1)) - 1):
+            # abc2midi only takes powers of two below the slash
+            den = int(m.group(1))
+            new_den = min((2**k for k in range(0, 8)), key=lambda p: (abs(p - den), p))
+            new = text[: m.start(1)] + str(new_den)
+            self.repairs.append(f'line {self.lineno}: changed the length "{text}" to "{new}" (a divisor must be a power of 2)')
+            text = new
+        self.out.append(text)
+        self.i = j
+
+    def run(self) -> str:
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            handler = _LINE_HANDLERS.get(c)
+            if handler is None:
+                if c in _NOTE_LETTERS or c in "^_=" or c in _DECORATION_CHARS:
+                    self.note_token()
+                elif c.isdigit() or c == "/":
+                    self.drop(1, "a length with no note")
+                else:
+                    self.drop(1, "stray character")
+                continue
+            handler(self)
+        return "".join(self.out)
+
+    # tokens
+    def note_token(self) -> None:
+        start = self.i
+        j = self.i
+        while j < len(self.s) and self.s[j] in _DECORATION_CHARS:
+            j += 1
+        k = j
+        while k < len(self.s) and self.s[k] in "^_=":
+            k += 1
+        if k < len(self.s) and self.s[k] in _NOTE_LETTERS and k > start and self.quote_name_at(k):
+            # the "note" is a chord name missing its opening quote: the signs before it go
+            self.drop(k - start, "a decoration or accidental with no note")
+            return
+        if k < len(self.s) and (self.s[k] in _NOTE_LETTERS or (k == j and self.s[k] in "zx[")):
+            self.out.append(self.s[start:k])
+            self.i = k
+            if self.s[k] in _NOTE_LETTERS:
+                self.letter()
+            return
+        # decorations / accidentals with no note: drop them and a number after them
+        end = k
+        while end < len(self.s) and (self.s[end].isdigit() or self.s[end] == "/"):
+            end += 1
+        self.drop(end - start, "a decoration or accidental with no note")
+
+    def letter(self) -> None:
+        if self.missing_open_quote():
+            return
+        c = self.s[self.i]
+        j = self.i + 1
+        while j < len(self.s) and self.s[j] in ",'":
+            j += 1
+        marks = self.s[self.i + 1 : j]
+        octave = (1 if c.islower() else 0) + marks.count("'") - marks.count(",")
+        if (c.islower() and "," in marks) or (c.isupper() and "'" in marks):
+            # abc2midi reports "Bad pitch specifier": write the same pitch plainly
+            letter = c.lower() if octave >= 1 else c.upper()
+            new = letter + ("'" * (octave - 1) if octave >= 1 else "," * (-octave))
+            self.repairs.append(f'line {self.lineno}: rewrote "{c}{marks}" as "{new}"')
+            self.out.append(new)
+        else:
+            self.out.append(c + marks)
+        self.i = j
+        self.take_length_noted()
+
+    def take_length_noted(self) -> None:
+        """Take a note or rest length and remember it for a broken rhythm that follows."""
+        start = self.i
+        self.take_length()
+        self.state["last_len"] = _length_value(self.s[start : self.i])
+
+    def quote_name_at(self, i: int) -> str:
+        """The chord name at ``i`` if it is one whose opening quote is missing."""
+        m = _NAME_BEFORE_QUOTE.match(self.s, i)
+        if not m or not _CHORD_NAME.match(m.group(1)) or not _CHORDISH_MARK.search(m.group(1)[1:]):
+            return ""
+        q = m.end(1)
+        end = self.s.find('"', q + 1)
+        if end >= 0 and (_good_symbol(self.s[q + 1 : end]) or _wordy(self.s[q + 1 : end])):
+            return ""
+        return m.group(1)
+
+    def missing_open_quote(self) -> bool:
+        """``F#7"B2c``: a chord name whose opening quote is missing (the quote after
+        it would open a broken symbol).  Write ``"F#7"`` and go on after it."""
+        name = self.quote_name_at(self.i)
+        if not name:
+            return False
+        q = self.i + len(name)
+        self.out.append('"' + name + '"')
+        self.repairs.append(f'line {self.lineno}: added the opening quote of chord symbol "{name}"')
+        self.i = q + 1
+        return True
+
+    def t_space(self) -> None:
+        self.take()
+
+    def t_rest(self) -> None:
+        self.take()
+        self.take_length_noted()
+
+    def t_bar_rest(self) -> None:
+        self.take()
+        self.take_length()
+
+    def t_bar(self) -> None:
+        self.close_open(f"before the bar line at line {self.lineno}")
+        self.take()
+        if self.peek() in (":", "|", "]"):
+            self.take()
+        else:
+            self.take_ending()
+
+    def take_ending(self) -> None:
+        j = self.i
+        while j < len(self.s) and (self.s[j].isdigit() or (self.s[j] in ",-" and j + 1 < len(self.s) and self.s[j + 1].isdigit())):
+            j += 1
+        self.out.append(self.s[self.i : j])
+        self.i = j
+
+    def t_colon(self) -> None:
+        self.close_open(f"before the bar line at line {self.lineno}")
+        self.take()
+        if self.peek() == ":":
+            self.take()
+        elif self.peek() == "|":
+            self.take()
+            self.take_ending()
+            if self.peek() == "]":
+                self.take()
+
+    def close_open(self, where: str) -> None:
+        """An unclosed [ or { must not run past a bar line: drop its opening."""
+        for kind, sign in (("chord", "["), ("grace", "{")):
+            pos = self.state.get(kind)
+            if pos is None:
+                continue
+            if pos[0] == self.lineno and pos[1] < len(self.out):
+                self.out[pos[1]] = ""
+            else:
+                lines = self.state["lines"]
+                if 0 <= pos[0] - 1 < len(lines):
+                    lines[pos[0] - 1] = _remove_last(lines[pos[0] - 1], sign)
+            self.repairs.append(f"line {pos[0]}: removed an unclosed {sign} {where}")
+            self.state[kind] = None
+
+    def t_open_bracket(self) -> None:
+        nxt = self.peek(1)
+        if nxt == "|":
+            self.close_open(f"before the bar line at line {self.lineno}")
+            self.take(2)
+            if self.peek() == ":":
+                self.take()
+            return
+        if nxt.isdigit():
+            self.take()
+            self.take_ending()
+            return
+        if nxt.isalpha() and self.peek(2) == ":":
+            end = self.s.find("]", self.i)
+            if end < 0:
+                self.repairs.append(f"line {self.lineno}: closed an unclosed inline field [{nxt}:")
+                self.out.append(self.s[self.i :] + "]")
+                self.i = len(self.s)
+            else:
+                self.take(end + 1 - self.i)
+            return
+        if self.state.get("chord") is not None:
+            self.drop(1, "a [ inside a chord")
+            return
+        self.state["chord"] = (self.lineno, len(self.out))
+        self.take()
+
+    def t_close_bracket(self) -> None:
+        if self.state.get("chord") is None:
+            if self.peek(1) == "|":
+                self.take(2)  # ]| bar line
+                return
+            self.drop(1, "a ] with no [")
+            return
+        self.state["chord"] = None
+        self.take()
+        self.take_length()
+        self.state["last_len"] = "chord"
+
+    def t_grace_open(self) -> None:
+        if self.state.get("grace") is not None or self.state.get("chord") is not None:
+            self.drop(1, "a misplaced {")
+            return
+        self.state["grace"] = (self.lineno, len(self.out))
+        self.take()
+
+    def t_grace_close(self) -> None:
+        if self.state.get("grace") is None:
+            self.drop(1, "a } with no {")
+            return
+        self.state["grace"] = None
+        self.take()
+
+    def t_paren(self) -> None:
+        m = re.match(r"\((\d+)(?::\d*){0,2}", self.s[self.i :])
+        if m and not 2 <= int(m.group(1)) <= 9 and ":" not in m.group(0):
+            self.drop(len(m.group(0)), "a tuplet abc2midi cannot play")
+            return
+        self.take()
+        if self.peek().isdigit():
+            self.take_ending()
+            while self.peek() == ":":
+                self.take()
+                self.take_ending()
+
+    def t_close_paren(self) -> None:
+        self.take()
+
+    def t_broken(self) -> None:
+        c = self.peek()
+        n = 0
+        while self.peek(n) == c:
+            n += 1
+        if n > 3:
+            self.drop(n, "too many broken-rhythm signs")
+            return
+        prev = self.state.get("last_len")
+        nxt = _next_length(self.s, self.i + n)
+        if prev != "chord" and nxt != "chord" and (prev is None or nxt is None or prev != nxt):
+            # abc2midi: "Cannot apply broken rhythm" between notes of unequal length
+            self.drop(n, "a broken rhythm between notes of unequal length (or with no note)")
+            return
+        self.take(n)
+
+    def t_tie(self) -> None:
+        self.take()  # ties are checked over the whole tune afterwards
+
+    def t_backslash(self) -> None:
+        if self.s[self.i + 1 :].strip():
+            self.drop(1, "a backslash in the middle of a line")
+        else:
+            self.take()
+
+    def t_star(self) -> None:
+        if self.s[self.i :].strip("* \t"):
+            self.drop(1, "a stray character")
+        else:
+            self.take()
+
+    def t_bang(self) -> None:
+        c = self.peek()
+        end = self.s.find(c, self.i + 1)
+        if end < 0 or not self.s[self.i + 1 : end].strip() or " " in self.s[self.i + 1 : end].strip():
+            if c == "!" and end < 0 and not self.s[self.i + 1 :].strip():
+                self.take()  # an old-style line break at the end of a line
+                return
+            self.drop(1, f"an unclosed {c}")
+            return
+        self.take(end + 1 - self.i)
+
+    def t_overlay(self) -> None:
+        self.take()
+
+    def t_spacer(self) -> None:
+        self.take()
+        self.take_length()
+
+    def t_comment(self) -> None:
+        self.out.append(self.s[self.i :])
+        self.i = len(self.s)
+
+    def t_quote(self) -> None:
+        """A chord symbol or annotation; fix it when it is unclosed or garbled."""
+        end = self.s.find('"', self.i + 1)
+        content = self.s[self.i + 1 : end] if end >= 0 else self.s[self.i + 1 :]
+        if end >= 0 and _good_symbol(content):
+            self.take(end + 1 - self.i)
+            return
+        if end >= 0 and not content.strip():
+            # "" or " " (the Nottingham "no chord"): abc2midi reports an error for it
+            self.drop(end + 1 - self.i, "an empty chord symbol")
+            return
+        if end >= 0 and _wordy(content):
+            self.out.append('"^' + content + '"')
+            self.repairs.append(f'line {self.lineno}: turned "{content}" into an annotation "^{content}"')
+            self.i = end + 1
+            return
+        # a broken quote: close it after the chord name it starts with, or drop it
+        name = _chord_prefix(content)
+        if name:
+            self.out.append('"' + name + '"')
+            self.repairs.append(f'line {self.lineno}: closed an unclosed chord symbol "{name}"')
+            self.i += 1 + len(name)
+            return
+        self.drop(1, "an unmatched quote")
+
+
+_LINE_HANDLERS = {
+    " ": _LineRepairer.t_space,
+    "\t": _LineRepairer.t_space,
+    "`": _LineRepairer.t_space,
+    "$": _LineRepairer.t_space,
+    "z": _LineRepairer.t_rest,
+    "x": _LineRepairer.t_rest,
+    "Z": _LineRepairer.t_bar_rest,
+    "X": _LineRepairer.t_bar_rest,
+    "y": _LineRepairer.t_spacer,
+    "|": _LineRepairer.t_bar,
+    ":": _LineRepairer.t_colon,
+    "[": _LineRepairer.t_open_bracket,
+    "]": _LineRepairer.t_close_bracket,
+    "{": _LineRepairer.t_grace_open,
+    "}": _LineRepairer.t_grace_close,
+    "(": _LineRepairer.t_paren,
+    ")": _LineRepairer.t_close_paren,
+    "<": _LineRepairer.t_broken,
+    ">": _LineRepairer.t_broken,
+    "-": _LineRepairer.t_tie,
+    "\\": _LineRepairer.t_backslash,
+    "*": _LineRepairer.t_star,
+    "!": _LineRepairer.t_bang,
+    "+": _LineRepairer.t_bang,
+    "&": _LineRepairer.t_overlay,
+    "%": _LineRepairer.t_comment,
+    '"': _LineRepairer.t_quote,
+}
+
+
+def _length_end(s: str, i: int) -> int:
+    """Where the note length starting at ``i`` ends."""
+    j = i
+    while j < len(s) and s[j].isdigit():
+        j += 1
+    if j < len(s) and s[j] == "/":
+        j += 1
+        if j < len(s) and s[j].isdigit():
+            while j < len(s) and s[j].isdigit():
+                j += 1
+        else:
+            while j < len(s) and s[j] == "/":
+                j += 1
+    return j
+
+
+def _length_value(text: str) -> Fraction:
+    """The value of a written note length (``""`` is 1, ``/`` is 1/2, ``3/2``...)."""
+    m = re.match(r"(\d*)(/*)(\d*)", text)
+    num = int(m.group(1)) if m.group(1) else 1
+    if not m.group(2):
+        return Fraction(num)
+    den = int(m.group(3)) if m.group(3) else 2 ** len(m.group(2))
+    return Fraction(num, den or 1)
+
+
+def _next_length(s: str, i: int):
+    """Length of the note or rest starting at ``i`` (after spaces), "chord" for a chord or grace, else None."""
+    while i < len(s) and s[i] in " \t":
+        i += 1
+    if i < len(s) and s[i] in "[{":
+        return "chord"
+    while i < len(s) and (s[i] in _DECORATION_CHARS or s[i] in "^_="):
+        i += 1
+    if i < len(s) and (s[i] in _NOTE_LETTERS or s[i] in "zx"):
+        i += 1
+        while i < len(s) and s[i] in ",'":
+            i += 1
+        return _length_value(s[i : _length_end(s, i)])
+    return None
+
+
+def _chord_prefix(text: str) -> str:
+    """The longest start of ``text`` that is a chord name of a known type (``A7ec`` -> ``A7``)."""
+    m = re.match(r"\(?([A-G][#b]?)", text)
+    if not m:
+        return ""
+    best = ""
+    for end in range(len(text), m.end() - 1, -1):
+        name = text[:end]
+        core = name.lstrip("(").rstrip(")")
+        root = re.match(r"[A-G][#b]?", core).group(0)
+        rest = core[len(root) :]
+        kind, _, bass = rest.partition("/")
+        if kind in _KNOWN_TYPES and (not _ or re.fullmatch(r"[A-Ga-g][#b+]?", bass)):
+            best = name
+            break
+    return best
+
+
+def _good_symbol(content: str) -> bool:
+    """A quoted text abc2midi reads without complaint: a chord name or an annotation."""
+    if not content:
+        return False
+    if content[0] in _ANNOTATION_STARTS:
+        return "|" not in content
+    return bool(_CHORD_NAME.match(content.strip()))
+
+
+def _wordy(content: str) -> bool:
+    """Text meant as words (no bar lines, no note-like runs): keep it as an annotation."""
+    text = content.strip()
+    return bool(text) and "|" not in text and ":" not in text and bool(re.fullmatch(r"[A-Za-z][A-Za-z .,'!?-]*", text)) and (
+        len(text) > 3 or text[0] not in "ABCDEFGabcdefg"
+    )
+
+
+# ---------------------------------------------------------------------------
+# ties
+
+
+_TOKEN = re.compile(
+    r"""(?P<gchord>"[^"\n]*")|(?P<deco>![^!\n]*!|\+[^+\n]*\+)|(?P<field>\[[A-Za-z]:[^\]\n]*\])"""
+    r"""|(?P<note>[=^_]*[A-Ga-g][,']*)(?P<len>[0-9]*/*[0-9]*)|(?P<chord>\[[^\]\n|]*\][0-9/]*)|(?P<rest>[zxZX][0-9/]*)"""
+    r"""|(?P<tie>-)|(?P<bar>[|:\[\]]+[0-9]*)|(?P<line>\n[A-Za-z+]:[^\n]*)|(?P<space>[\s\\`.~HLMOPSTRuv()<>{}0-9/]+)|(?P<other>.)""",
+    re.S,
+)
+
+
+def _note_id(token: str) -> tuple[str, int]:
+    token = token.lstrip("=^_")
+    letter = token[0]
+    octave = (1 if letter.islower() else 0) + token.count("'") - token.count(",")
+    return letter.lower(), octave
+
+
+def _fix_ties(body: str, first_line: int, repairs: list[str]) -> str:
+    """Drop ties that do not join two notes of the same pitch."""
+    tokens = list(_TOKEN.finditer(body))
+    remove: list[int] = []
+    prev_kind = None
+    prev_note = None
+    for idx, m in enumerate(tokens):
+        kind = m.lastgroup
+        if kind == "len":
+            kind = "note"
+        if kind == "tie":
+            ok = False
+            if prev_kind == "chord":
+                ok = True  # chord ties are left to the player
+            elif prev_kind == "note" and prev_note is not None:
+                for nxt in tokens[idx + 1 :]:
+                    nk = nxt.lastgroup
+                    if nk in ("gchord", "deco", "field", "space", "bar", "line") and not (nk == "space" and "{" in nxt.group(0)):
+                        continue
+                    if nk in ("note", "len"):
+                        ok = _note_id(nxt.group("note")) == prev_note
+                    elif nk == "chord":
+                        inner = re.findall(r"[=^_]*[A-Ga-g][,']*", nxt.group(0))
+                        ok = any(_note_id(t) == prev_note for t in inner)
+                    break
+            if not ok:
+                remove.append(m.start())
+            continue
+        if kind in ("note", "chord", "rest", "bar", "other"):
+            prev_kind = kind
+            prev_note = _note_id(m.group("note")) if kind == "note" else None
+    if not remove:
+        return body
+    chars = list(body)
+    for pos in remove:
+        line = body.count("\n", 0, pos) + first_line
+        repairs.append(f"line {line}: removed a tie that joins no two notes of the same pitch")
+        chars[pos] = ""
+    return "".join(chars)
+
+
+# ---------------------------------------------------------------------------
+# repeats
+
+
+def _bar_tokens(body: str):
+    """abc2midi's bar line tokens in the body, (start, end, kind), outside quotes, fields, comments."""
+    offset = 0
+    inchord = False
+    for line in body.split("\n"):
+        base = offset
+        offset += len(line) + 1
+        if not line.strip() or line.lstrip().startswith("%") or _is_field(line.strip()):
+            continue
+        for start, end, kind, inchord in _line_bar_tokens(line, inchord):
+            if kind:
+                yield base + start, base + end, kind
+
+
+def _line_bar_tokens(line: str, inchord: bool):
+    i = 0
+    n = len(line)
+    while i < n:
+        c = line[i]
+        nxt = line[i + 1] if i + 1 < n else ""
+        if c == "%":
+            break
+        if c in '"!':
+            j = line.find(c, i + 1)
+            i = j + 1 if j >= 0 else i + 1
+            continue
+        if c == "[":
+            if nxt == "|":
+                yield i, i + 2, "||", inchord
+                if i + 2 < n and line[i + 2] == ":":
+                    yield i + 2, i + 3, "|:", inchord
+                    i += 1
+                i += 2
+            elif nxt.isdigit():
+                yield i, i + 2, "[1", inchord
+                i += 2
+            elif nxt.isalpha() and i + 2 < n and line[i + 2] == ":":
+                j = line.find("]", i)
+                i = n if j < 0 else j + 1
+            else:
+                inchord = True
+                i += 1
+            continue
+        if c == "]":
+            if not inchord and nxt == "|":
+                yield i, i + 2, "||", inchord
+                i += 2
+            else:
+                inchord = False
+                i += 1
+            continue
+        if c == "|":
+            if nxt == ":":
+                yield i, i + 2, "|:", inchord
+                i += 2
+            elif nxt and nxt in "|]":
+                yield i, i + 2, "||", inchord
+                i += 2
+            elif nxt.isdigit():
+                yield i, i + 1, "|", inchord
+                yield i + 1, i + 2, "[1", inchord
+                i += 2
+            else:
+                yield i, i + 1, "|", inchord
+                i += 1
+            continue
+        if c == ":":
+            if nxt == ":":
+                yield i, i + 2, "::", inchord
+                i += 2
+            elif nxt == "|":
+                yield i, i + 2, ":|", inchord
+                if i + 2 < n and line[i + 2].isdigit():
+                    yield i + 2, i + 3, "[1", inchord
+                i += 2
+            else:
+                yield i, i + 1, "||", inchord
+                i += 1
+            continue
+        i += 1
+    yield 0, 0, "", inchord
+
+
+def _fix_repeats(body: str, first_line: int, repairs: list[str]) -> str:
+    """Make the repeat marks read without abc2midi errors, keeping abc2midi's reading.
+
+    ``::`` or an ending ``[1`` with no ``|:`` before it gets the ``|:`` abc2midi
+    assumes; a second ``|:`` before a ``:|`` becomes ``::``; a ``|:`` or ``::``
+    never closed becomes ``|`` or ``:|``.
+    """
+    edits: list[tuple[int, int, str, str]] = []  # start, end, new text, why
+    tokens = [t for t in _bar_tokens(body) if t[2] != "|"]
+    # an ending belongs to a repeat: a :| or :: comes after it (first ending)
+    # or just before it (second ending); drop the number of any other
+    kept = []
+    for k, (start, end, kind) in enumerate(tokens):
+        if kind == "[1":
+            after = next((t[2] for t in tokens[k + 1 :] if t[2] != "[1"), None)
+            before = next((t[2] for t in reversed(tokens[:k]) if t[2] != "[1"), None)
+            if after not in (":|", "::") and before not in (":|", "::"):
+                text = body[start:end]
+                digits = re.match(r"\[?(\d+(?:[-,]\d+)*)", body[start:])
+                stop = start + (digits.end() if digits else end - start)
+                edits.append((start, stop, "", f'removed an ending "{body[start:stop]}" that belongs to no repeat'))
+                del text
+                continue
+        kept.append((start, end, kind))
+    # abc2midi silently assumes a |: at the start when the first repeat sign is :| or ::
+    first = next((t[2] for t in kept if t[2] in ("|:", ":|", "::")), None)
+    expect = first in (":|", "::")
+    opener: tuple[int, int, str] | None = None
+    rep_point: tuple[int, int, str] | None = None  # where a |: would go
+    nplays = 0
+
+    def place_start() -> None:
+        if rep_point is None:
+            pos = _first_music(body)
+            edits.append((pos, pos, "|:", 'added the "|:" a repeat needs'))
+        elif rep_point[2] == ":|":
+            edits.append((rep_point[0], rep_point[1], "::", 'made ":|" a "::" to open the next repeat'))
+        else:
+            edits.append((rep_point[0], rep_point[1], "|:", f'made "{body[rep_point[0]:rep_point[1]]}" a "|:" to open a repeat'))
+
+    for start, end, kind in kept:
+        if kind == "||":
+            rep_point = (start, end, kind)
+        elif kind == "|:":
+            if expect:
+                edits.append((start, end, "::", 'made a second "|:" a "::"'))
+                opener = (start, end, "::")
+            else:
+                opener = (start, end, "|:")
+            expect = True
+        elif kind == ":|":
+            expect = False
+            opener = None
+            rep_point = (start, end, kind)
+        elif kind == "[1":
+            if nplays == 0 and not expect:
+                k = kept.index((start, end, kind))
+                if any(t[2] in (":|", "::") for t in kept[k + 1 :]):
+                    place_start()  # abc2midi assumes this |: (and complains)
+                    expect = True
+                    opener = None
+                else:
+                    stop = start + re.match(r"\[?\d+(?:[-,]\d+)*", body[start:]).end()
+                    edits.append((start, stop, "", f'removed an ending "{body[start:stop]}" that belongs to no repeat'))
+                    continue
+            nplays += 1
+        elif kind == "::":
+            if not expect:
+                place_start()
+            expect = True
+            opener = (start, end, "::")
+    if expect and opener is not None:
+        start, end, kind = opener
+        new = "|" if kind == "|:" else ":|"
+        edits.append((start, end, new, f'made a "{kind}" that is never closed a "{new}"'))
+    if not edits:
+        return body
+    out = body
+    for start, end, new, why in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        line = body.count("\n", 0, start) + first_line
+        repairs.append(f"line {line}: {why}")
+        out = out[:start] + new + out[end:]
+    return out
+
+
+def _first_music(body: str) -> int:
+    """Index of the first music character of the body."""
+    pos = 0
+    for line in body.split("\n"):
+        if line.strip() and not line.lstrip().startswith("%") and not _is_field(line.strip()):
+            return pos + (len(line) - len(line.lstrip()))
+        pos += len(line) + 1
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# bars
+
+
+def _fraction_text(length: Fraction, den: int) -> str:
+    """A bar length as a fraction of a whole note, in the meter's unit when it can be."""
+    whole = length / 4
+    units = whole * den
+    if units.denominator == 1:
+        return f"{units.numerator}/{den}"
+    return f"{whole.numerator}/{whole.denominator}"
+
+
+def _check_bars(text: str) -> tuple[int, int, list[str]]:
+    """Measure every bar; return (bars, bars fitting, problems)."""
+    from musegen.formats.abcparse import written_bars
+
+    try:
+        bars = written_bars(text)
+    except MusegenError:
+        return 0, 0, []
+    if not bars:
+        return 0, 0, []
+    boundary = {"start", "end", "||", "|:", ":|", "::"}
+
+    def starts_section(k: int) -> bool:
+        return bars[k].opens in boundary or bars[k].ending is not None
+
+    def ends_section(k: int) -> bool:
+        return k == len(bars) - 1 or bars[k].closes in boundary or (k + 1 < len(bars) and bars[k + 1].ending is not None)
+
+    pickups = [b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and starts_section(k)]
+    closings = [b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and ends_section(k)]
+    fitting = 0
+    problems: list[str] = []
+    for k, b in enumerate(bars):
+        full = b.full
+        ok = full is None or b.length == full
+        if not ok and 0 < b.length < full:
+            if k == 0:
+                ok = True  # an anacrusis
+            elif starts_section(k) and any(b.length + c == full for c in closings):
+                ok = True
+            elif ends_section(k) and any(b.length + p == full for p in pickups):
+                ok = True
+            elif ends_section(k) and k == len(bars) - 1 and bars[0].length + b.length == full:
+                ok = True
+        if ok:
+            fitting += 1
+        else:
+            problems.append(
+                f"bar {b.number} (line {b.line}) has {_fraction_text(b.length, b.meter[1])}, meter is {b.meter[0]}/{b.meter[1]}"
+            )
+    return len(bars), fitting, problems
+
+
+# ---------------------------------------------------------------------------
+# public API
+
+
+def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
+    """Check one ABC tune and repair what can be repaired.
+
+    Parameters
+    ----------
+    tune
+        One tune, text from ``X:`` on (a generated tune may lack header lines).
+    repair
+        Apply the repairs; with False the text is returned as given and every
+        finding is a problem.
+
+    Returns
+    -------
+    CheckResult
+        The (repaired) text, the repairs, the remaining problems and the bar
+        counts.  ``result.valid`` is True when no problem is left.
+    """
+    text = tune.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline
+    repairs: list[str] = []
+    problems: list[str] = []
+    trailing = 0
+    while lines and not lines[-1].strip():
+        lines.pop()
+        trailing += 1
+    if trailing:
+        (repairs if repair else problems).append(
+            "dropped an empty trailing line" if trailing == 1 else f"dropped {trailing} empty trailing lines"
+        )
+    if not lines:
+        return CheckResult(text="", problems=["empty tune"])
+    lines = _repair_header(lines, repairs, problems, repair=repair)
+    k_index = next((i for i, line in enumerate(lines) if (m := _is_field(line.strip())) and m.group(1) == "K"), None)
+    body_start = (k_index + 1) if k_index is not None else len(lines)
+    new_lines = lines[:body_start]
+    state: dict = {"chord": None, "grace": None, "lines": new_lines, "last_len": None}
+    line_repairs: list[str] = []
+    for idx in range(body_start, len(lines)):
+        line = lines[idx]
+        lineno = len(new_lines) + 1
+        if not line.strip():
+            line_repairs.append(f"line {lineno}: dropped a blank line inside the tune (abc2midi stops there)")
+            continue
+        stripped = line.strip()
+        if stripped.startswith("%") or _is_field(stripped):
+            new_lines.append(line)
+            continue
+        fixer = _LineRepairer(line, lineno, state)
+        fixed = fixer.run()
+        line_repairs.extend(fixer.repairs)
+        if not fixed.strip() and line.strip():
+            line_repairs.append(f"line {lineno}: dropped a line left empty by the repairs")
+            continue
+        new_lines.append(fixed)
+    # a chord or grace group still open at the end of the tune
+    for kind, sign in (("chord", "["), ("grace", "{")):
+        pos = state.get(kind)
+        if pos is not None:
+            line_index = pos[0] - 1
+            if 0 <= line_index < len(new_lines):
+                line_repairs.append(f"line {pos[0]}: removed an unclosed {sign} (never closed)")
+                new_lines[line_index] = _remove_last(new_lines[line_index], sign)
+    body = "\n".join(new_lines[body_start:])
+    body = _fix_ties(body, body_start + 1, line_repairs)
+    body = "\n".join(line for line in body.split("\n") if line.strip())
+    header_text = "\n".join(new_lines[:body_start])
+    if not re.search(r"^[PV]:", header_text, re.M) and not re.search(r"^V:|\[V:", body, re.M):
+        body = _fix_repeats(body, body_start + 1, line_repairs)
+    repaired = "\n".join(new_lines[:body_start] + ([body] if body else [])) + "\n"
+    if repair:
+        repairs.extend(line_repairs)
+        checked = repaired
+    else:
+        problems.extend(line_repairs)
+        checked = text if text.endswith("\n") else text + "\n"
+    bars, fitting, bar_problems = _check_bars(checked)
+    if not bars:
+        problems.append("no notes in the tune body")
+    problems.extend(bar_problems[:_MAX_PROBLEMS])
+    if len(bar_problems) > _MAX_PROBLEMS:
+        problems.append(f"... and {len(bar_problems) - _MAX_PROBLEMS} more bars that do not fit the meter")
+    return CheckResult(text=checked, repairs=repairs, problems=problems, bars=bars, bars_fitting=fitting)
+
+
+def _remove_last(line: str, sign: str) -> str:
+    """Remove the last unquoted ``sign`` (an opening bracket) from a line."""
+    in_quote = False
+    last = -1
+    for i, c in enumerate(line):
+        if c == '"':
+            in_quote = not in_quote
+        elif c == sign and not in_quote:
+            last = i
+    return line if last < 0 else line[:last] + line[last + 1 :]
+
+
+def abc2midi_available() -> bool:
+    """True when the ``abc2midi`` program (abcMIDI) is on the PATH."""
+    return shutil.which("abc2midi") is not None
+
+
+# abc2midi calls these "Error" but still plays the tune unchanged in substance
+_BENIGN_ERRORS = ("Unrecognized chord name",)
+
+
+def abc2midi_check(tune: str, *, timeout: float = 10) -> tuple[bool, list[str]]:
+    """Run the real abc2midi on a tune in a temporary folder.
+
+    Parameters
+    ----------
+    tune
+        One tune, text from ``X:`` on.
+    timeout
+        Seconds before abc2midi is stopped.
+
+    Returns
+    -------
+    (bool, list of str)
+        ``ok`` is True when abc2midi wrote a MIDI file and printed no
+        ``Error`` line other than an unknown chord name (such as the
+        Nottingham "Cd", which abc2midi plays as a major chord); the list
+        holds abc2midi's error and warning lines.
+
+    Raises
+    ------
+    MusegenError
+        When abc2midi is not installed.
+    """
+    exe = shutil.which("abc2midi")
+    if exe is None:
+        raise MusegenError("abc2midi is not installed (Debian/Ubuntu: apt-get install abcmidi)")
+    with tempfile.TemporaryDirectory(prefix="musegen-abc2midi-") as tmp:
+        src = Path(tmp) / "tune.abc"
+        out = Path(tmp) / "tune.mid"
+        src.write_text(tune if tune.endswith("\n") else tune + "\n", encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [exe, src.name, "-o", out.name],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                env={**os.environ, "LC_ALL": "C"},
+            )
+        except subprocess.TimeoutExpired:
+            return False, [f"abc2midi did not finish within {timeout:g} s"]
+        wrote = out.exists() and out.stat().st_size > 0
+    messages = [
+        line.strip()
+        for line in (proc.stdout + "\n" + proc.stderr).splitlines()
+        if line.strip().startswith(("Error", "Warning"))
+    ]
+    errors = [m for m in messages if m.startswith("Error") and not any(b in m for b in _BENIGN_ERRORS)]
+    if not wrote:
+        messages.append("abc2midi wrote no MIDI file")
+    return wrote and not errors, messages

@@ -1,0 +1,249 @@
+"""The ABC path end to end through the real CLI: train, resume, sample, evaluate, info, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from musegen.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_refused(result, *, contains: str | None = None):
+    """Exit 2, one line on stderr, no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("musegen: error: ")
+    assert "Traceback" not in result.output
+    if contains:
+        assert contains in lines[0], lines[0]
+
+
+# -- sampling -------------------------------------------------------------------------------------------
+
+
+def test_sample_writes_abc_and_midi_named_from_titles(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    result = run("sample", "abc", "--model", tiny_model, "--num", 3, "--seed", 1, "--out", out,
+                 "--max-length", 300, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["tokens"] > 0 and summary["seconds"] > 0
+    files = [Path(f) for f in summary["files"]]
+    assert len(files) == 6 and all(f.is_file() for f in files)
+    assert sorted(f.suffix for f in files) == [".abc"] * 3 + [".mid"] * 3
+    for f in files:
+        assert f.parent == out and "/" not in f.stem and not f.name.startswith(".")
+    for f in (f for f in files if f.suffix == ".abc"):
+        assert f.read_text().startswith("X:")
+    assert not list(out.glob(".*")), "no temporary files left behind"
+
+
+def test_same_seed_same_tunes(tiny_model, tmp_path):
+    texts = []
+    for name in ("a", "b"):
+        r = run("sample", "abc", "--model", tiny_model, "--num", 2, "--seed", 7, "--out", tmp_path / name,
+                "--format", "abc", "--max-length", 200, "--json")
+        assert r.exit_code == 0, r.output
+        texts.append([Path(f).read_text() for f in json.loads(r.stdout)["files"]])
+    assert texts[0] == texts[1]
+    r = run("sample", "abc", "--model", tiny_model, "--num", 2, "--seed", 8, "--out", tmp_path / "c",
+            "--format", "abc", "--max-length", 200, "--json")
+    assert [Path(f).read_text() for f in json.loads(r.stdout)["files"]] != texts[0]
+
+
+def test_primer_starts_the_tune(tiny_model, tmp_path):
+    r = run("sample", "abc", "--model", tiny_model, "--primer", "X:5\\nT:Primed\\nM:6/8\\nK:D\\n", "--out",
+            tmp_path, "--format", "abc", "--max-length", 100, "--json")
+    assert r.exit_code == 0, r.output
+    (f,) = json.loads(r.stdout)["files"]
+    assert Path(f).read_text().startswith("X:5\nT:Primed\nM:6/8\nK:D\n")
+    assert Path(f).name.startswith("Primed")
+
+
+def test_existing_output_refused_without_force(tiny_model, tmp_path):
+    args = ("sample", "abc", "--model", tiny_model, "--out", tmp_path, "--format", "abc", "--max-length", 100,
+            "--primer", "X:1\\nT:Same\\n")
+    assert run(*args).exit_code == 0
+    before = (tmp_path / "Same.abc").read_bytes()
+    assert_refused(run(*args, "--seed", 5), contains="already exists")
+    assert (tmp_path / "Same.abc").read_bytes() == before
+    assert run(*args, "--seed", 5, "--force").exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--temperature", "-1"), "temperature"),
+    (("--num", "0"), "--num"),
+    (("--format", "abc,xyz"), "xyz"),
+    (("--max-length", "0"), "max-length"),
+])
+def test_sample_refuses_bad_options(tiny_model, tmp_path, args, message):
+    out = tmp_path / "o"
+    assert_refused(run("sample", "abc", "--model", tiny_model, "--out", out, *args), contains=message)
+    assert not out.exists()
+
+
+def test_missing_and_corrupt_models_refused(tmp_path):
+    assert_refused(run("sample", "abc", "--model", tmp_path / "nope"), contains="no such model")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    assert_refused(run("sample", "abc", "--model", broken), contains="not a musegen model")
+    for name in ("model.keras", "representation.json", "config.json"):
+        (broken / name).write_bytes(b"\x00garbage" * 10)
+    assert_refused(run("sample", "abc", "--model", broken), contains="corrupt")
+    assert_refused(run("info", broken))
+
+
+def test_corrupt_keras_file_refused(tiny_model, tmp_path):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_model, copy)
+    (copy / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    assert_refused(run("sample", "abc", "--model", copy, "--out", tmp_path / "o"), contains="cannot load model")
+
+
+# -- training -------------------------------------------------------------------------------------------
+
+
+def test_train_refusals(tmp_path, small_corpus):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    binary = tmp_path / "bin.abc"
+    binary.write_bytes(bytes(range(256)) * 8)
+    notune = tmp_path / "notune.abc"
+    notune.write_text("% just a comment\nno tunes here\n")
+    out = tmp_path / "m"
+    assert_refused(run("train", "abc", tmp_path / "missing", "--out", out), contains="no such file")
+    assert_refused(run("train", "abc", empty, "--out", out), contains="no .abc files")
+    assert_refused(run("train", "abc", binary, "--out", out), contains="binary")
+    assert_refused(run("train", "abc", notune, "--out", out), contains="no ABC tunes")
+    for option, value in [("--units", "0"), ("--layers", "-1"), ("--seq-len", "0"), ("--batch-size", "-5"),
+                          ("--epochs", "0"), ("--dropout", "1.5"), ("--lr", "0")]:
+        assert_refused(run("train", "abc", small_corpus, "--out", out, option, value), contains=option)
+    assert_refused(run("train", "abc", small_corpus, "--out", out, "--optimizer", "adamw"), contains="adamw")
+    assert_refused(run("train", "abc", small_corpus, "--out", out, "--preset", "huge"), contains="huge")
+    assert not out.exists()
+
+
+def test_train_refuses_existing_bundle_and_resume_of_nothing(tiny_model, tmp_path, small_corpus):
+    assert_refused(run("train", "abc", small_corpus, "--out", tiny_model, "--preset", "tiny"), contains="--resume")
+    assert_refused(run("train", "abc", small_corpus, "--out", tmp_path / "none", "--resume"), contains="nothing to resume")
+
+
+def test_interrupted_training_leaves_a_bundle_and_resumes(tmp_path, small_corpus):
+    from musegen.models import load_bundle
+    from musegen.pipeline import Reporter, resolve_config, train
+
+    class Interrupt(Reporter):
+        """Presses Ctrl-C in the middle of the second epoch."""
+
+        def __init__(self):
+            self.epoch = 0
+
+        def start(self, task, total, **info):
+            self.epoch = info.get("epoch", self.epoch)
+
+        def update(self, advance=1, **info):
+            if self.epoch == 2:
+                raise KeyboardInterrupt
+
+    out = tmp_path / "m"
+    config, name = resolve_config("abc", preset="tiny", overrides={"epochs": 3})
+    result = train("abc", small_corpus, out=out, config=config, preset=name, reporter=Interrupt())
+    assert result.interrupted
+    bundle = load_bundle(out)
+    assert len(bundle.history["loss"]) == 1 and bundle.history["best_epoch"] == 1
+    r = run("train", "abc", small_corpus, "--out", out, "--preset", "tiny", "--epochs", 3, "--resume", "--json")
+    assert r.exit_code == 0, r.output
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 3
+    assert history["val_loss"][2] < history["val_loss"][0]
+    assert (out / "validation.abc").read_text().count("X:") == 2  # 10% of 24 tunes, verbatim
+
+
+def test_bundle_files_and_info(tiny_model):
+    names = {p.name for p in tiny_model.iterdir()}
+    assert {"model.keras", "representation.json", "config.json", "history.json", "validation.abc",
+            "training.abc"} <= names
+    r = run("info", tiny_model, "--json")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["representation"] == "abc" and info["epochs"] == 2 and info["parameters"] > 0
+
+
+# -- evaluation -----------------------------------------------------------------------------------------
+
+
+def test_evaluate_reports_bits_per_char_and_baseline(tiny_model):
+    r = run("evaluate", "abc", tiny_model / "validation.abc", "--model", tiny_model, "--json", "--samples", 4)
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert 0.5 < result["bits_per_char"] < 8
+    assert 0.5 < result["baseline_bits_per_char"] < 8
+    assert result["characters"] == sum(len(t) + 1 for t in _tunes(tiny_model / "validation.abc"))
+    assert 0 <= result["copy_rate"] <= 1 and 0 <= result["meter_valid_rate"] <= 1
+
+
+def _tunes(path):
+    from musegen.formats.abc import read_tunes
+
+    return read_tunes(path, clean=True)
+
+
+def test_evaluate_scores_unknown_characters(tiny_model, tmp_path):
+    odd = tmp_path / "odd.abc"
+    odd.write_text("X:1\nT:Odd \u00e9\u00e8\u00a7\nM:6/8\nK:G\n|:GAB c2d:|\n", encoding="utf-8")
+    r = run("evaluate", "abc", odd, "--model", tiny_model, "--json")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert result["unknown_chars"] >= 3 and np.isfinite(result["bits_per_char"])
+
+
+# -- the sampler ----------------------------------------------------------------------------------------
+
+
+def test_stepped_sampler_matches_the_keras_model(tiny_model):
+    from musegen.models import load_bundle
+    from musegen.sampling import TokenSampler
+
+    bundle = load_bundle(tiny_model)
+    ids = bundle.representation.encode((tiny_model / "validation.abc").read_text())[None, :60]
+    stepped = TokenSampler(bundle.model).logits(ids)
+    whole = np.asarray(bundle.model(ids))
+    np.testing.assert_allclose(stepped, whole, atol=1e-4)
+
+
+def test_gru_model_trains_and_samples(tmp_path, small_corpus):
+    out = tmp_path / "gru"
+    r = run("train", "abc", small_corpus, "--out", out, "--preset", "tiny", "--cell", "gru", "--epochs", 1,
+            "--json")
+    assert r.exit_code == 0, r.output
+    from musegen.models import load_bundle
+    from musegen.sampling import TokenSampler
+
+    bundle = load_bundle(out)
+    ids = bundle.representation.encode("X:1\nK:G\nGAB|\n")[None]
+    np.testing.assert_allclose(TokenSampler(bundle.model).logits(ids), np.asarray(bundle.model(ids)), atol=1e-4)
+
+
+def test_help_is_quick_and_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys, musegen.cli; "
+            "assert not any(m in sys.modules for m in ('tensorflow', 'keras', 'music21', 'librosa')), "
+            "[m for m in ('tensorflow', 'keras', 'music21', 'librosa') if m in sys.modules]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    r = run("--help")
+    assert r.exit_code == 0 and "sample" in r.stdout
