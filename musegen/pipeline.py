@@ -345,7 +345,7 @@ class Generated:
 
 
 def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_length: int,
-                    primer: np.ndarray) -> Generated:
+                    primer: np.ndarray, progress=None) -> Generated:
     """Sample ``num`` token sequences from a bundle with a token input and a softmax head.
 
     The pieces hold what was generated after the primer (decoded), not the primer.
@@ -356,7 +356,7 @@ def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_leng
     sampler = TokenSampler(bundle.model, banned=rep.banned_ids())
     t0 = time.perf_counter()
     ids = sampler.generate(primer, num=num, max_length=max_length, temperature=temperature, seed=seed,
-                           end_id=_end_id(rep))
+                           end_id=_end_id(rep), progress=progress)
     seconds = time.perf_counter() - t0
     pieces, tokens = [], 0
     for row in ids:
@@ -439,9 +439,9 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
         raise UsageError(f"--max-length must be positive, got {max_length}")
     rep = bundle.representation
     primer_ids = rep.encode_primer(primer)
-    reporter.start(f"Sampling {num} piece(s)", None)
+    reporter.start(f"Sampling {num} piece(s)", max_length)
     gen = generate_tokens(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
-                          primer=primer_ids)
+                          primer=primer_ids, progress=lambda n: reporter.update(n))
     gen.pieces = [primer + piece for piece in gen.pieces]
     reporter.finish()
     out = Path(out)

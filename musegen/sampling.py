@@ -106,18 +106,8 @@ class TokenSampler:
         mask = np.zeros(self.vocab_size, dtype=np.float32)
         mask[list(banned)] = -np.inf
         self.mask = tf.constant(mask)
-        self._generate = tf.function(
-            self._generate_graph,
-            input_signature=[
-                tf.TensorSpec([None], tf.int32),
-                tf.TensorSpec([], tf.int32),
-                tf.TensorSpec([], tf.int32),
-                tf.TensorSpec([], tf.float32),
-                tf.TensorSpec([], tf.int32),
-                tf.TensorSpec([], tf.int32),
-            ],
-            reduce_retracing=True,
-        )
+        self._prime = tf.function(self._prime_graph, reduce_retracing=True)
+        self._chunk = tf.function(self._chunk_graph, reduce_retracing=True)
 
     def _initial_state(self, num):
 
@@ -137,25 +127,25 @@ class TokenSampler:
             new_state.append(s)
         return tf.matmul(x, self.out_w) + self.out_b, tuple(new_state)
 
-    def _generate_graph(self, primer, num, max_length, temperature, seed, end_id):
-
+    def _prime_graph(self, primer, num):
+        """Read the primer (all but its last token); return the last token and the state."""
         state = self._initial_state(num)
-        # read the primer (all but its last token) to warm the state up
         for t in tf.range(tf.shape(primer)[0] - 1):
-            tokens = tf.fill([num], primer[t])
-            _, state = self._step(tokens, state)
-        tokens = tf.fill([num], primer[-1])
-        done = tf.zeros([num], tf.bool)
+            tf.autograph.experimental.set_loop_options(
+                shape_invariants=[(state, tf.nest.map_structure(lambda _: tf.TensorShape([None, None]), state))]
+            )
+            _, state = self._step(tf.fill([num], primer[t]), state)
+        return tf.fill([num], primer[-1]), state
+
+    def _chunk_graph(self, tokens, state, done, start, steps, temperature, seed, end_id):
+        """Generate up to ``steps`` tokens from step number ``start`` on (stops early when all rows ended)."""
         out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         i = tf.constant(0)
-        while i < max_length and not tf.reduce_all(done):
-            tf.autograph.experimental.set_loop_options(
-                shape_invariants=[(tokens, tf.TensorShape([None]))]
-            )
+        while i < steps and not tf.reduce_all(done):
             logits, state = self._step(tokens, state)
             logits = logits + self.mask
             draw = tf.random.stateless_categorical(logits / tf.maximum(temperature, 1e-6), 1,
-                                                   seed=tf.stack([seed, i]))
+                                                   seed=tf.stack([seed, start + i]))
             greedy = tf.argmax(logits, axis=1, output_type=tf.int32)
             nxt = tf.where(temperature > 0.0, tf.cast(draw[:, 0], tf.int32), greedy)
             nxt = tf.where(done, end_id, nxt)
@@ -163,11 +153,16 @@ class TokenSampler:
             done = tf.logical_or(done, tf.equal(nxt, end_id))
             tokens = nxt
             i += 1
-        return tf.transpose(out.stack())
+        ids = tf.cond(i > 0, lambda: tf.transpose(out.stack()), lambda: tf.zeros([tf.shape(tokens)[0], 0], tf.int32))
+        return ids, tokens, state, done
 
     def generate(self, primer: np.ndarray, *, num: int, max_length: int, temperature: float,
-                 seed: int, end_id: int) -> np.ndarray:
+                 seed: int, end_id: int, chunk: int = 256, progress=None) -> np.ndarray:
         """Sample ``num`` sequences after ``primer``.
+
+        Generation runs in compiled chunks of ``chunk`` steps, the state
+        carried between them; ``progress(steps_done)`` is called after each.
+        The result does not depend on ``chunk``.
 
         Returns
         -------
@@ -175,9 +170,23 @@ class TokenSampler:
             Generated ids; rows that ended early are padded with ``end_id``.
         """
         primer = np.asarray(primer, dtype=np.int32).ravel()
-        result = self._generate(primer, np.int32(num), np.int32(max_length), np.float32(temperature),
-                                np.int32(seed), np.int32(end_id))
-        return np.asarray(result).reshape(num, -1)
+        tokens, state = self._prime(tf.constant(primer), tf.constant(num, tf.int32))
+        done = tf.zeros([num], tf.bool)
+        pieces, made = [], 0
+        temperature, seed, end_id = (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
+                                     tf.constant(end_id, tf.int32))
+        while made < max_length:
+            steps = min(chunk, max_length - made)
+            ids, tokens, state, done = self._chunk(tokens, state, done, tf.constant(made, tf.int32),
+                                                   tf.constant(steps, tf.int32), temperature, seed, end_id)
+            ids = np.asarray(ids)
+            pieces.append(ids)
+            made += ids.shape[1]
+            if progress is not None:
+                progress(ids.shape[1])
+            if ids.shape[1] < steps or bool(np.all(np.asarray(done))):
+                break
+        return np.concatenate(pieces, axis=1) if pieces else np.zeros((num, 0), np.int32)
 
     def logits(self, tokens: np.ndarray) -> np.ndarray:
         """Logits after each token of ``tokens`` ``[shape=(num, t)]``, by stepping (for checks)."""

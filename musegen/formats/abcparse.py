@@ -188,7 +188,7 @@ def parse_key(text: str, base: _Key | None = None, *, header: bool = False) -> _
             break
         word, i = _read_word(s, i)
         low = word.lower()
-        if low in ("clef", "transpose", "octave", "middle") or "=" in word:
+        if low in ("clef", "transpose", "octave", "middle") or ("=" in word and word[0] not in "^_="):
             # name = value
             name = low.split("=")[0]
             while i < len(s) and s[i] in " \t":
