@@ -4,7 +4,8 @@ Each tune is converted twice, with the real ``abc2midi`` and with
 :func:`musegen.formats.abcparse.abc_to_song`; the melodies are compared note
 by note on (onset, pitch), an onset matching when it lies within a small
 tolerance (abc2midi starts every note one tick late); the notes of a chord,
-which abc2midi starts ten ticks apart, are given the chord's onset.  The score of a tune is the F1 of the two note lists.
+which abc2midi starts ten ticks apart, are given the chord's onset.  The score
+of a tune is the F1 of the two note lists.
 
 abc2midi writes the melody (first voice) on the first track that holds notes;
 the accompaniment of chord symbols goes to a separate "gchord" track on other
@@ -59,7 +60,9 @@ def abc2midi_melody(tune: str, workdir: Path, name: str, *, timeout: float = 20)
     out = workdir / f"{name}.mid"
     src.write_text(tune, encoding="utf-8")
     try:
-        subprocess.run(["abc2midi", str(src), "-o", str(out), "-quiet"], capture_output=True, timeout=timeout, check=False)
+        subprocess.run(
+            ["abc2midi", str(src), "-o", str(out), "-quiet"], capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         return None
     if not out.exists():
@@ -186,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'overall':<16} {len(scored):>5} {mean:>8.4f} {min(r.f1 for r in scored):>7.3f} {exact:>6}")
     skipped = [r for r in all_results if r.f1 != r.f1]
     if skipped:
-        print(f"\n{len(skipped)} tunes skipped (abc2midi wrote no readable MIDI): " + ", ".join(f"{r.file}:X{r.ref}" for r in skipped[:10]))
+        print(
+            f"\n{len(skipped)} tunes skipped (abc2midi wrote no readable MIDI): "
+            + ", ".join(f"{r.file}:X{r.ref}" for r in skipped[:10])
+        )
     worst = sorted(scored, key=lambda r: r.f1)[: args.worst]
     worst = [r for r in worst if r.f1 < 1.0]
     if worst:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,17 +17,18 @@ Corpus = Annotated[Path, typer.Argument(help="A .abc file or a folder of them (m
 @app.command("abc")
 def prepare_abc(
     corpus: Corpus,
-    valid_split: Annotated[float, typer.Option(help="Share of tunes held out for validation.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
-    transpose: Annotated[str, typer.Option(help="Semitone shifts added as augmentation, e.g. '-2,2'.")] = "",
+    preset: Annotated[str, typer.Option(help="Take the split and augmentation settings of this preset.")] = "default",
+    valid_split: Annotated[Optional[float], typer.Option(help="Share of tunes held out for validation.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the train/validation split.")] = None,
+    transpose: Annotated[Optional[str], typer.Option(help="Semitone shifts added as augmentation ('-2,2').")] = None,
     json_out: Json = False,
 ) -> None:
     """Prepare ABC tunes: split by tune, build the character vocabulary, cache."""
     from musegen.cli.train import parse_transpose
-    from musegen.config import TrainConfig
-    from musegen.pipeline import prepare
+    from musegen.pipeline import prepare, resolve_config
 
-    config = TrainConfig(valid_split=valid_split, seed=seed, transpose=parse_transpose(transpose))
+    config, _ = resolve_config("abc", preset=preset, overrides=dict(
+        valid_split=valid_split, seed=seed, transpose=parse_transpose(transpose) if transpose is not None else None))
     data = prepare("abc", corpus, config=config, reporter=RichReporter(quiet=json_out))
     summary = {**data.summary(), "vocabulary": len(data.representation.vocab)}
     if json_out:

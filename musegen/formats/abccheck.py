@@ -7,12 +7,17 @@ what it safely can:
   abc2midi would assume 4/4);
 * chord symbols: an unclosed or garbled quote is closed after the chord name it
   starts with (``"A7ec|`` -> ``"A7"ec|``), gets its missing opening quote
-  (``-F#7"B`` -> ``-"F#7"B``) or is removed; an empty ``""`` is removed; a quoted
+  (``-F#7"B`` -> ``-"F#7"B``) or is removed; an empty ``""`` or ``" "`` is removed; a quoted
   word that is no chord becomes an annotation (``"^Segno"``);
 * stray characters (``#``, ``@``, a digit or ``/`` with no note, a decoration or
   accidental with no note...) are dropped, ``d,`` is rewritten ``D``;
 * unmatched ``[`` ``]`` ``{`` ``}`` and ``!`` are dropped, as are ties between
-  different notes and ties to nothing;
+  different notes and ties to nothing, a broken rhythm between notes of unequal
+  length and tuplets abc2midi refuses; a length divisor that is no power of two
+  becomes the nearest one (``c/22`` -> ``c/16``);
+* repeats: the ``|:`` abc2midi assumes before a ``::`` or first ending is
+  written, a second ``|:`` becomes ``::``, a ``|:`` never closed becomes ``|``,
+  an ending that belongs to no repeat loses its number;
 * blank lines inside the tune (abc2midi stops at them) and trailing blank lines
   are dropped;
 * every bar is measured against the meter (reported, not repaired).
@@ -47,9 +52,46 @@ _CHORD_NAME = re.compile(
 )
 # chord types a chord symbol may have (abc2midi's, with the Nottingham d, a, 7b9...)
 _KNOWN_TYPES = {
-    "", "m", "7", "m7", "maj7", "M7", "6", "m6", "aug", "+", "aug7", "dim", "dim7", "9", "m9", "maj9", "M9",
-    "11", "13", "sus", "sus4", "sus2", "7sus4", "5", "m7b5", "d", "a", "d7", "a7", "7b9", "7#9", "o", "o7",
-    "add9", "min", "maj", "69", "m11", "7b5", "7#5",
+    "",
+    "m",
+    "7",
+    "m7",
+    "maj7",
+    "M7",
+    "6",
+    "m6",
+    "aug",
+    "+",
+    "aug7",
+    "dim",
+    "dim7",
+    "9",
+    "m9",
+    "maj9",
+    "M9",
+    "11",
+    "13",
+    "sus",
+    "sus4",
+    "sus2",
+    "7sus4",
+    "5",
+    "m7b5",
+    "d",
+    "a",
+    "d7",
+    "a7",
+    "7b9",
+    "7#9",
+    "o",
+    "o7",
+    "add9",
+    "min",
+    "maj",
+    "69",
+    "m11",
+    "7b5",
+    "7#5",
 }
 _CHORDISH_MARK = re.compile(r"[#b0-9]|m|d$|a$|maj|dim|aug|sus")
 _NAME_BEFORE_QUOTE = re.compile(r"(\(?[A-G][#b]?[A-Za-z0-9#+/()]*)(?=\")")
@@ -189,7 +231,9 @@ class _LineRepairer:
             den = int(m.group(1))
             new_den = min((2**k for k in range(0, 8)), key=lambda p: (abs(p - den), p))
             new = text[: m.start(1)] + str(new_den)
-            self.repairs.append(f'line {self.lineno}: changed the length "{text}" to "{new}" (a divisor must be a power of 2)')
+            self.repairs.append(
+                f'line {self.lineno}: changed the length "{text}" to "{new}" (a divisor must be a power of 2)'
+            )
             text = new
         self.out.append(text)
         self.i = j
@@ -304,7 +348,9 @@ class _LineRepairer:
 
     def take_ending(self) -> None:
         j = self.i
-        while j < len(self.s) and (self.s[j].isdigit() or (self.s[j] in ",-" and j + 1 < len(self.s) and self.s[j + 1].isdigit())):
+        while j < len(self.s) and (
+            self.s[j].isdigit() or (self.s[j] in ",-" and j + 1 < len(self.s) and self.s[j + 1].isdigit())
+        ):
             j += 1
         self.out.append(self.s[self.i : j])
         self.i = j
@@ -585,8 +631,12 @@ def _good_symbol(content: str) -> bool:
 def _wordy(content: str) -> bool:
     """Text meant as words (no bar lines, no note-like runs): keep it as an annotation."""
     text = content.strip()
-    return bool(text) and "|" not in text and ":" not in text and bool(re.fullmatch(r"[A-Za-z][A-Za-z .,'!?-]*", text)) and (
-        len(text) > 3 or text[0] not in "ABCDEFGabcdefg"
+    return (
+        bool(text)
+        and "|" not in text
+        and ":" not in text
+        and bool(re.fullmatch(r"[A-Za-z][A-Za-z .,'!?-]*", text))
+        and (len(text) > 3 or text[0] not in "ABCDEFGabcdefg")
     )
 
 
@@ -626,7 +676,9 @@ def _fix_ties(body: str, first_line: int, repairs: list[str]) -> str:
             elif prev_kind == "note" and prev_note is not None:
                 for nxt in tokens[idx + 1 :]:
                     nk = nxt.lastgroup
-                    if nk in ("gchord", "deco", "field", "space", "bar", "line") and not (nk == "space" and "{" in nxt.group(0)):
+                    if nk in ("gchord", "deco", "field", "space", "bar", "line") and not (
+                        nk == "space" and "{" in nxt.group(0)
+                    ):
                         continue
                     if nk in ("note", "len"):
                         ok = _note_id(nxt.group("note")) == prev_note
@@ -663,7 +715,8 @@ def _bar_tokens(body: str):
         offset += len(line) + 1
         if not line.strip() or line.lstrip().startswith("%") or _is_field(line.strip()):
             continue
-        for start, end, kind, inchord in _line_bar_tokens(line, inchord):
+        for start, end, kind, state in _line_bar_tokens(line, inchord):
+            inchord = state
             if kind:
                 yield base + start, base + end, kind
 
@@ -775,7 +828,14 @@ def _fix_repeats(body: str, first_line: int, repairs: list[str]) -> str:
         elif rep_point[2] == ":|":
             edits.append((rep_point[0], rep_point[1], "::", 'made ":|" a "::" to open the next repeat'))
         else:
-            edits.append((rep_point[0], rep_point[1], "|:", f'made "{body[rep_point[0]:rep_point[1]]}" a "|:" to open a repeat'))
+            edits.append(
+                (
+                    rep_point[0],
+                    rep_point[1],
+                    "|:",
+                    f'made "{body[rep_point[0] : rep_point[1]]}" a "|:" to open a repeat',
+                )
+            )
 
     for start, end, kind in kept:
         if kind == "||":
@@ -861,10 +921,16 @@ def _check_bars(text: str) -> tuple[int, int, list[str]]:
         return bars[k].opens in boundary or bars[k].ending is not None
 
     def ends_section(k: int) -> bool:
-        return k == len(bars) - 1 or bars[k].closes in boundary or (k + 1 < len(bars) and bars[k + 1].ending is not None)
+        return (
+            k == len(bars) - 1 or bars[k].closes in boundary or (k + 1 < len(bars) and bars[k + 1].ending is not None)
+        )
 
-    pickups = [b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and starts_section(k)]
-    closings = [b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and ends_section(k)]
+    pickups = [
+        b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and starts_section(k)
+    ]
+    closings = [
+        b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and ends_section(k)
+    ]
     fitting = 0
     problems: list[str] = []
     for k, b in enumerate(bars):
@@ -882,9 +948,8 @@ def _check_bars(text: str) -> tuple[int, int, list[str]]:
         if ok:
             fitting += 1
         else:
-            problems.append(
-                f"bar {b.number} (line {b.line}) has {_fraction_text(b.length, b.meter[1])}, meter is {b.meter[0]}/{b.meter[1]}"
-            )
+            num, den = b.meter
+            problems.append(f"bar {b.number} (line {b.line}) has {_fraction_text(b.length, den)}, meter is {num}/{den}")
     return len(bars), fitting, problems
 
 
@@ -970,7 +1035,7 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
         problems.extend(line_repairs)
         checked = text if text.endswith("\n") else text + "\n"
     bars, fitting, bar_problems = _check_bars(checked)
-    if not bars:
+    if not bars and not any(p.startswith("no K:") for p in problems):
         problems.append("no notes in the tune body")
     problems.extend(bar_problems[:_MAX_PROBLEMS])
     if len(bar_problems) > _MAX_PROBLEMS:

@@ -52,8 +52,16 @@ _LETTERS = "cdefgab"
 _SHARP_ORDER = "fcgdaeb"
 _KEY_SF = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
 _MODES = (  # (prefix, shift in fifths), matched on the first three letters
-    ("maj", 0), ("min", -3), ("m", -3), ("aeo", -3), ("loc", -5),
-    ("ion", 0), ("dor", -2), ("phr", -4), ("lyd", 1), ("mix", -1),
+    ("maj", 0),
+    ("min", -3),
+    ("m", -3),
+    ("aeo", -3),
+    ("loc", -5),
+    ("ion", 0),
+    ("dor", -2),
+    ("phr", -4),
+    ("lyd", 1),
+    ("mix", -1),
 )
 # decoration characters that may precede a note (abc2midi's list)
 _DECORATION_CHARS = ".MLRH~Tuv'OPS"
@@ -65,27 +73,78 @@ _FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVdwsWXZ+")
 # chord symbol suffix -> semitones above the root (abc2midi's table, plus the
 # Nottingham "d" (diminished) and "a" (augmented) spellings)
 _CHORD_TYPES: dict[str, tuple[int, ...]] = {
-    "": (0, 4, 7), "M": (0, 4, 7), "maj": (0, 4, 7), "m": (0, 3, 7), "min": (0, 3, 7), "mi": (0, 3, 7),
-    "7": (0, 4, 7, 10), "m7": (0, 3, 7, 10), "min7": (0, 3, 7, 10), "maj7": (0, 4, 7, 11), "M7": (0, 4, 7, 11),
-    "6": (0, 4, 7, 9), "m6": (0, 3, 7, 9), "9": (0, 4, 7, 10, 14), "m9": (0, 3, 7, 10, 14),
-    "maj9": (0, 4, 7, 11, 14), "11": (0, 4, 7, 10, 14, 17), "13": (0, 4, 7, 10, 14, 17, 21),
-    "aug": (0, 4, 8), "+": (0, 4, 8), "a": (0, 4, 8), "a7": (0, 4, 8, 10), "aug7": (0, 4, 8, 10), "7#5": (0, 4, 8, 10),
-    "dim": (0, 3, 6), "d": (0, 3, 6), "o": (0, 3, 6), "dim7": (0, 3, 6, 9), "d7": (0, 3, 6, 9), "o7": (0, 3, 6, 9),
-    "m7b5": (0, 3, 6, 10), "sus": (0, 5, 7), "sus4": (0, 5, 7), "sus2": (0, 2, 7), "7sus4": (0, 5, 7, 10),
-    "7b9": (0, 4, 7, 10, 13), "7#9": (0, 4, 7, 10, 15), "7b5": (0, 4, 6, 10), "5": (0, 7), "add9": (0, 4, 7, 14),
-    "m(maj7)": (0, 3, 7, 11), "mmaj7": (0, 3, 7, 11),
+    "": (0, 4, 7),
+    "M": (0, 4, 7),
+    "maj": (0, 4, 7),
+    "m": (0, 3, 7),
+    "min": (0, 3, 7),
+    "mi": (0, 3, 7),
+    "7": (0, 4, 7, 10),
+    "m7": (0, 3, 7, 10),
+    "min7": (0, 3, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "M7": (0, 4, 7, 11),
+    "6": (0, 4, 7, 9),
+    "m6": (0, 3, 7, 9),
+    "9": (0, 4, 7, 10, 14),
+    "m9": (0, 3, 7, 10, 14),
+    "maj9": (0, 4, 7, 11, 14),
+    "11": (0, 4, 7, 10, 14, 17),
+    "13": (0, 4, 7, 10, 14, 17, 21),
+    "aug": (0, 4, 8),
+    "+": (0, 4, 8),
+    "a": (0, 4, 8),
+    "a7": (0, 4, 8, 10),
+    "aug7": (0, 4, 8, 10),
+    "7#5": (0, 4, 8, 10),
+    "dim": (0, 3, 6),
+    "d": (0, 3, 6),
+    "o": (0, 3, 6),
+    "dim7": (0, 3, 6, 9),
+    "d7": (0, 3, 6, 9),
+    "o7": (0, 3, 6, 9),
+    "m7b5": (0, 3, 6, 10),
+    "sus": (0, 5, 7),
+    "sus4": (0, 5, 7),
+    "sus2": (0, 2, 7),
+    "7sus4": (0, 5, 7, 10),
+    "7b9": (0, 4, 7, 10, 13),
+    "7#9": (0, 4, 7, 10, 15),
+    "7b5": (0, 4, 6, 10),
+    "5": (0, 7),
+    "add9": (0, 4, 7, 14),
+    "m(maj7)": (0, 3, 7, 11),
+    "mmaj7": (0, 3, 7, 11),
 }
 
 # abc2midi's default accompaniment pattern for each meter (f: bass, c: chord,
 # b: both, z: rest), one letter per equal slot of the bar
 _GCHORD_PATTERNS = {
-    (2, 2): "fzczfzcz", (4, 4): "fzczfzcz", (2, 4): "fzcz", (6, 4): "fzczfzczfzcz", (3, 8): "fzczcz",
-    (5, 8): "fzbcz", (5, 4): "fzbcz", (7, 8): "fzbczcz", (7, 4): "fzbczcz", (3, 4): "fzczcz",
-    (6, 8): "fzcfzc", (9, 8): "fzcfzcfzc", (12, 8): "fzcfzcfzcfzc",
+    (2, 2): "fzczfzcz",
+    (4, 4): "fzczfzcz",
+    (2, 4): "fzcz",
+    (6, 4): "fzczfzczfzcz",
+    (3, 8): "fzczcz",
+    (5, 8): "fzbcz",
+    (5, 4): "fzbcz",
+    (7, 8): "fzbczcz",
+    (7, 4): "fzbczcz",
+    (3, 4): "fzczcz",
+    (6, 8): "fzcfzc",
+    (9, 8): "fzcfzcfzc",
+    (12, 8): "fzcfzcfzcfzc",
 }
 
 # feature kinds (abc2midi's names)
-NOTE, TNOTE, REST, TIE, CHORDON, CHORDOFF, CHORDOFFEX = "NOTE", "TNOTE", "REST", "TIE", "CHORDON", "CHORDOFF", "CHORDOFFEX"
+NOTE, TNOTE, REST, TIE, CHORDON, CHORDOFF, CHORDOFFEX = (
+    "NOTE",
+    "TNOTE",
+    "REST",
+    "TIE",
+    "CHORDON",
+    "CHORDOFF",
+    "CHORDOFFEX",
+)
 GRACEON, GRACEOFF = "GRACEON", "GRACEOFF"
 SINGLE_BAR, DOUBLE_BAR, BAR_REP, REP_BAR, DOUBLE_REP = "SINGLE_BAR", "DOUBLE_BAR", "BAR_REP", "REP_BAR", "DOUBLE_REP"
 PLAY_ON_REP, PART, TIME, TEMPO, GCHORD, NONOTE = "PLAY_ON_REP", "PART", "TIME", "TEMPO", "GCHORD", "NONOTE"
@@ -94,7 +153,6 @@ PLAY_ON_REP, PART, TIME, TEMPO, GCHORD, NONOTE = "PLAY_ON_REP", "PART", "TIME", 
 # fixed number of items ahead (ornaments on tied notes)
 MARK = "MARK"
 GRACESET = "GRACESET"  # %%MIDI grace / gracedivider
-_BARS = {SINGLE_BAR, DOUBLE_BAR, BAR_REP, REP_BAR, DOUBLE_REP}
 _HAS_LENGTH = {NOTE, TNOTE, REST, CHORDOFF, CHORDOFFEX}
 
 _FIELD_LINE = re.compile(r"^([A-Za-z+])[ \t]*:(.*)$")
@@ -135,7 +193,7 @@ def _key_map(sf: int) -> dict[str, int]:
         for letter in _SHARP_ORDER[:sf]:
             acc[letter] = 1
     elif sf < 0:
-        for letter in _SHARP_ORDER[::-1][: -sf]:
+        for letter in _SHARP_ORDER[::-1][:-sf]:
             acc[letter] = -1
     return acc
 
@@ -418,6 +476,7 @@ class _TuneParser:
         self.voice_ids: dict[str, int] = {}
         self.voice_octave: int | None = None
         self.lineno = 0
+        self._pending_q: str | None = None
         self.bar_first_line: dict[int, int] = {}
         self.meter_free = False
         self.inchord = False
@@ -584,7 +643,7 @@ class _TuneParser:
         self.header_unit = self.unit
         if self.hornpipe and self.meter not in ((2, 4), (4, 4)):
             self.hornpipe = False
-        q = getattr(self, "_pending_q", None)
+        q = self._pending_q
         if q is not None:
             t = parse_tempo(q, self.unit)
             if t is None:
@@ -739,7 +798,7 @@ class _TuneParser:
             return  # annotation
         parsed = _parse_chord_symbol(s)
         if parsed is None:
-            if not broken:
+            if not broken and self.chords:
                 self.note(f'chord symbol "{s}" not understood, ignored')
             return
         if parsed[1] is None and self.chords:
@@ -814,7 +873,14 @@ class _TuneParser:
             return
         self.ingrace = True
         self.add(GRACEON)
-        self.broken_stack = (self.laststart, self.lastend, self.thisstart, self.thisend, self.broken, self.broken_pending)
+        self.broken_stack = (
+            self.laststart,
+            self.lastend,
+            self.thisstart,
+            self.thisend,
+            self.broken,
+            self.broken_pending,
+        )
         self.laststart = self.lastend = self.thisstart = self.thisend = -1
         self.broken_pending = -1
 
@@ -826,7 +892,9 @@ class _TuneParser:
         self.ingrace = False
         self.add(GRACEOFF)
         if self.broken_stack is not None:
-            (self.laststart, self.lastend, self.thisstart, self.thisend, self.broken, self.broken_pending) = self.broken_stack
+            (self.laststart, self.lastend, self.thisstart, self.thisend, self.broken, self.broken_pending) = (
+                self.broken_stack
+            )
             self.broken_stack = None
 
     def _m_open_bracket(self, p: _LineCursor) -> None:
@@ -1219,7 +1287,9 @@ class _TuneParser:
             and num * last[1] == last[0] * den
             and num == 1
             and den * meter_num == 32
-            and ((meter_num == 4 and self.barpos.denominator == 8) or (meter_num == 2 and self.barpos.denominator == 16))
+            and (
+                (meter_num == 4 and self.barpos.denominator == 8) or (meter_num == 2 and self.barpos.denominator == 16)
+            )
         ):
             self.broken = (">", 1)
             self.broken_pending = 0
@@ -1884,13 +1954,15 @@ def _accompaniment(played: _Played, meter0: tuple[int, int]) -> list[Note]:
     mi = 0
     num, den = meter0
     eps = 1e-9
-    for b0, b1 in zip(bars, bars[1:]):
+    for b0, b1 in zip(bars, bars[1:], strict=False):
         if b1 - b0 <= eps:
             continue
         while mi < len(meters) and meters[mi][0] <= b0 + eps:
             num, den = meters[mi][1], meters[mi][2]
             mi += 1
-        pattern = _GCHORD_PATTERNS.get((num, den)) or ("fzc" * max(1, num // 3) if num % 3 == 0 else "fzcz" * max(1, num // 2))
+        pattern = _GCHORD_PATTERNS.get((num, den)) or (
+            "fzc" * max(1, num // 3) if num % 3 == 0 else "fzcz" * max(1, num // 2)
+        )
         slot = 4.0 * num / den / len(pattern)
         s = 0
         while True:
