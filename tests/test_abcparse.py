@@ -16,25 +16,7 @@ from musegen.formats.midi import read_midi
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "nottingham"
 
-STUDY_TUNE = """X: 66
-T:Pevim Dew's Music Database
-% Nottingham Music Database
-S:Trae, arr Phil Rowe
-M:6/8
-K:G
-D|"D"F2A fed|c2A "F"A2A|"G"g2a "F#m"a2a|"Am"a3 -F#7"B2c|
-"C"c2c "G7"G2G|"C"EFG EFG|"D7"AGF c2d|"C7"e2c g2e|
-"F"afA fed|"Dm" B2A c3| ^g=c "E7"Bcd|
-"F"M3 c3|"D7"AFA dcA|"D"d2f a2f|"A7"agf abg|"D"baf d2d|"C"ede "G"dcB|
-"D7"d2B c2A|"Gm"d2g "A7ec|edc BcA|"D""D"FAF "A"AFA|"D"FFD d2::
-c|"Dm"d2e e3|"D7"dcB "F"dcf|
-"G"f2d "A7"=g^c2|"D"d3 "A7"gef|
-"A"f2e "A7"AFA|"D"def f2f|"D"a2d "A7"edc|"D"fdd cdd::
-/2c/2|"D"a2f "G"d2f|"D"f2f "A7"gaf|"D"a2d "E7"cBA|A6|"D"Adc d2C|
-[1"B7"BADFFAFA|"D"d, D "Cm"=c2c: [G"G2B-d2e|"F"a2e "C7/g""A7"^fe||
-"D" "Dm"def "G/b"gge "D"f2B|"G"gfg gfg|edc AGG|"G"Bdg efd|"Am"eAA
-"D7"ABc|"G"B3 -B2B|Bdd G3:|
-"""
+STUDY_TUNE = (Path(__file__).parent / "data" / "study_tune.abc").read_text()
 
 
 def melody(tune: str, **kwargs) -> list[tuple[float, int]]:
