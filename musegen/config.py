@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,11 @@ OPTIMIZERS = ("rmsprop", "adam", "adagrad", "adadelta", "sgd")
 CELLS = ("lstm", "gru")
 
 
+MAX_SEED = 2**31 - 1
+
+
 def _positive(name: str, value: float) -> None:
-    if value <= 0:
+    if not value > 0 or not math.isfinite(value):
         raise UsageError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
 
@@ -50,11 +54,13 @@ class TrainConfig:
             _positive(name, getattr(self, name))
         if self.embedding < 0:
             raise UsageError(f"--embedding must be 0 (one-hot) or positive, got {self.embedding}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
         if not 0 <= self.dropout < 1:
             raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.valid_split < 1:
             raise UsageError(f"--valid-split must be between 0 and 1, got {self.valid_split}")
-        if self.clipnorm < 0:
+        if not self.clipnorm >= 0 or not math.isfinite(self.clipnorm):
             raise UsageError(f"--clipnorm must be 0 (off) or positive, got {self.clipnorm}")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")

@@ -28,8 +28,11 @@ def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperatu
     from musegen.metrics import CharNgram, shared_runs
     from musegen.pipeline import token_bits
 
+    from musegen.pipeline import check_sampling
+
     if samples < 0:
         raise UsageError(f"--samples must be 0 or positive, got {samples}")
+    check_sampling(temperature=temperature, seed=seed)
     rep = bundle.representation
     tunes = read_tunes(path, clean=True)
     arrays = [rep.encode(t) for t in tunes]

@@ -146,9 +146,11 @@ def load_bundle(path: str | os.PathLike, *, representation: str | None = None, c
         rep_config = load_json(path / "representation.json")
         config = TrainConfig.from_dict(load_json(path / "config.json"))
         history = load_json(path / "history.json") if (path / "history.json").is_file() else {}
-    except (ValueError, TypeError, OSError) as exc:
-        raise MusegenError(f"{path}: corrupt model metadata ({exc})") from None
-    name = rep_config.get("name") if isinstance(rep_config, dict) else None
+        if not isinstance(rep_config, dict) or not isinstance(history, dict):
+            raise TypeError("not a JSON object")
+    except (ValueError, TypeError, AttributeError, OSError, MusegenError) as exc:
+        raise MusegenError(f"{path}: corrupt model metadata ({str(exc).splitlines()[0][:120]})") from None
+    name = rep_config.get("name")
     if representation is not None and name != representation:
         raise MusegenError(f"{path}: this is a {name!r} model, not {representation!r}")
     rep = get_representation(str(name)).from_config(rep_config)

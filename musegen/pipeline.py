@@ -139,6 +139,10 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     return Dataset(rep, train, valid, train_arrays, valid_arrays, str(corpus))
 
 
+def _stream_len(arrays: list[np.ndarray]) -> int:
+    return int(sum(len(a) for a in arrays))
+
+
 def _is_jsonable(pieces: list[Any]) -> bool:
     return all(isinstance(p, str) for p in pieces)
 
@@ -190,50 +194,69 @@ def _history_template() -> dict[str, Any]:
     return {"loss": [], "val_loss": [], "seconds": [], "best_epoch": None, "best_val_loss": None}
 
 
+def _check_parent_writable(path: Path) -> None:
+    """Refuse an output whose folder cannot be created or written, before any long work."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MusegenError(f"cannot create {path.parent}: {exc.strerror}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise MusegenError(f"{path.parent}: not writable")
+
+
 def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, config: TrainConfig,
           preset: str = "default", resume: bool = False, force: bool = False,
-          reporter: Reporter | None = None) -> TrainResult:
+          resume_changes: dict[str, Any] | None = None, reporter: Reporter | None = None) -> TrainResult:
     """Train a network on ``corpus`` and write the bundle folder ``out``.
 
     The bundle is rewritten atomically at each improvement of the validation
     loss, so an interrupted run (Ctrl-C) leaves the best model so far;
-    ``resume`` continues from it.
+    ``resume`` continues from it with the bundle's own settings, changed only
+    by ``resume_changes`` (e.g. ``{"epochs": 40}``).
     """
-    from musegen import backend
-
-    keras = backend.keras()
-
-    from musegen.models import build_model, load_bundle
+    from musegen.models import build_model, check_bundle, load_bundle
 
     reporter = reporter or Reporter()
-    out = Path(out)
+    out = Path(out).absolute()
+    if not Path(corpus).exists():
+        raise MusegenError(f"{corpus}: no such file or folder")
     if out.exists() and not (resume or force):
         raise MusegenError(f"{out} already exists (use --resume to continue training it, or --force to replace it)")
     if resume and not out.exists():
         raise MusegenError(f"{out}: nothing to resume (no such model folder)")
+    if out.exists() and not resume:
+        if not out.is_dir():
+            raise MusegenError(f"{out} is a file, not a model folder")
+        if any(out.iterdir()):
+            check_bundle(out)  # --force replaces a model bundle, never another folder
+    _check_parent_writable(out)
     history = _history_template()
     from musegen import backend
 
     keras = backend.keras()
-    keras.utils.set_random_seed(config.seed)
     if resume:
         bundle = load_bundle(out, representation=rep_name, compile=True)
-        saved = bundle.config
-        # sizes come from the bundle; only the schedule may change on resume
-        config = saved.replace(epochs=config.epochs, patience=config.patience)
+        # sizes, data and schedule come from the bundle; only what the user passed changes
+        config = bundle.config.replace(**(resume_changes or {}))
+        preset = load_json(out / "config.json").get("preset", preset)
         data = prepare(rep_name, corpus, config=config, reporter=reporter)
         if data.representation.get_config() != bundle.representation.get_config():
             raise MusegenError(f"{out}: the corpus does not match the one this model was trained on")
         model = bundle.model
         history = {**history, **bundle.history}
     else:
+        keras.utils.set_random_seed(config.seed)
         data = prepare(rep_name, corpus, config=config, reporter=reporter)
         spec = data.representation.input_spec()
         model = build_model(spec, data.representation.head(), config)
     rep = data.representation
     if not data.train_arrays or sum(len(a) for a in data.train_arrays) < 3:
         raise MusegenError(f"{corpus}: too little music to train on")
-    val_x, val_y = token_windows(data.valid_arrays, seq_len=config.seq_len)
+    train_tokens = sum(len(a) for a in data.train_arrays)
+    if config.seq_len >= train_tokens // 2:
+        raise MusegenError(f"--seq-len {config.seq_len} is too long for this corpus ({train_tokens} training "
+                           f"tokens); use at most {max(1, train_tokens // 2 - 1)}")
+    val_x, val_y = token_windows(data.valid_arrays, seq_len=min(config.seq_len, _stream_len(data.valid_arrays) - 1))
     start_epoch = len(history["loss"])
     meta = {"representation": rep_name, "preset": preset, "corpus": str(corpus), "musegen": __version__,
             "summary": data.summary()}
@@ -290,7 +313,8 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
             os.replace(tmp, out / "history.json")
 
     x_all = data.train_arrays
-    windows_per_epoch = token_windows(x_all, seq_len=config.seq_len)[0].shape[0]
+    # the same number of windows every epoch, whatever the random offset
+    windows_per_epoch = token_windows(x_all, seq_len=config.seq_len, offset=config.seq_len - 1)[0].shape[0]
     steps_per_epoch = max(1, math.ceil(windows_per_epoch / config.batch_size))
     rng = np.random.default_rng(config.seed + start_epoch)
 
@@ -302,7 +326,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
             self.on_epoch_end()
 
         def __len__(self) -> int:
-            return math.ceil(len(self.x) / config.batch_size)
+            return steps_per_epoch
 
         def __getitem__(self, i):
             sl = slice(i * config.batch_size, (i + 1) * config.batch_size)
@@ -312,7 +336,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
             order = rng.permutation(len(x_all))
             x, y = token_windows([x_all[j] for j in order], seq_len=config.seq_len,
                                  offset=int(rng.integers(0, config.seq_len)))
-            perm = rng.permutation(len(x))
+            perm = rng.permutation(len(x))[:windows_per_epoch]
             self.x, self.y = x[perm], y[perm]
 
     if start_epoch >= config.epochs:
@@ -407,6 +431,16 @@ def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.n
     return np.concatenate(bits) if bits else np.empty(0)
 
 
+def check_sampling(*, temperature: float, seed: int) -> None:
+    """Refuse a negative or non-finite temperature and a seed out of range."""
+    from musegen.config import MAX_SEED
+
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+
+
 @dataclass
 class SampleResult:
     files: list[Path]
@@ -433,8 +467,7 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
     reporter = reporter or Reporter()
     if num < 1:
         raise UsageError(f"--num must be at least 1, got {num}")
-    if temperature < 0:
-        raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+    check_sampling(temperature=temperature, seed=seed)
     if max_length < 1:
         raise UsageError(f"--max-length must be positive, got {max_length}")
     rep = bundle.representation
@@ -460,9 +493,14 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
     files: list[Path] = []
     summaries = []
     for fixed, notes, stem in plans:
-        written = rep.write(fixed, stem, formats=formats, force=force)
+        written, skipped = [], {}
+        for fmt in formats:
+            try:
+                written.extend(rep.write(fixed, stem, formats=(fmt,), force=force))
+            except MusegenError as exc:  # e.g. a tune with no notes has no MIDI: say so, go on
+                skipped[fmt] = str(exc)
         files.extend(written)
-        summaries.append({**notes, "files": [str(w) for w in written]})
+        summaries.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
         reporter.update()
     reporter.finish()
     return SampleResult(files, gen.tokens, gen.seconds, summaries)

@@ -164,7 +164,7 @@ def test_interrupted_training_leaves_a_bundle_and_resumes(tmp_path, small_corpus
     assert result.interrupted
     bundle = load_bundle(out)
     assert len(bundle.history["loss"]) == 1 and bundle.history["best_epoch"] == 1
-    r = run("train", "abc", small_corpus, "--out", out, "--preset", "tiny", "--epochs", 3, "--resume", "--json")
+    r = run("train", "abc", small_corpus, "--out", out, "--epochs", 3, "--resume", "--json")
     assert r.exit_code == 0, r.output
     history = json.loads((out / "history.json").read_text())
     assert len(history["loss"]) == 3
@@ -247,3 +247,69 @@ def test_help_is_quick_and_lazy():
     subprocess.run([sys.executable, "-c", code], check=True)
     r = run("--help")
     assert r.exit_code == 0 and "sample" in r.stdout
+
+
+# -- found in review ------------------------------------------------------------------------------------
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_model(tmp_path, small_corpus):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    assert_refused(run("train", "abc", small_corpus, "--out", precious, "--preset", "tiny", "--force"),
+                   contains="not a musegen model")
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_resume_keeps_the_bundle_settings(tmp_path, small_corpus):
+    out = tmp_path / "m"
+    assert run("train", "abc", small_corpus, "--out", out, "--preset", "tiny", "--epochs", 1).exit_code == 0
+    assert_refused(run("train", "abc", small_corpus, "--out", out, "--resume", "--units", 64), contains="--resume")
+    r = run("train", "abc", small_corpus, "--out", out, "--resume", "--epochs", 2, "--json")
+    assert r.exit_code == 0, r.output
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["preset"] == "tiny" and saved["epochs"] == 2 and saved["units"] == 16
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--seed", "-1"), "--seed"),
+    (("--lr", "nan"), "--lr"),
+    (("--seq-len", "100000"), "--seq-len"),
+])
+def test_train_refuses_out_of_range_values(tmp_path, small_corpus, args, message):
+    out = tmp_path / "m"
+    assert_refused(run("train", "abc", small_corpus, "--out", out, "--preset", "tiny", *args), contains=message)
+    assert not out.exists()
+
+
+def test_sample_refuses_bad_seed_nan_temperature_and_missing_primer_file(tiny_model, tmp_path):
+    out = tmp_path / "o"
+    base = ("sample", "abc", "--model", tiny_model, "--out", out)
+    assert_refused(run(*base, "--seed", str(2**32)), contains="--seed")
+    assert_refused(run(*base, "--temperature", "nan"), contains="temperature")
+    assert_refused(run(*base, "--primer", "mytune.abc"), contains="no such file")
+    assert_refused(run(*base, "--primer", str(tmp_path)), contains="no such file")
+    assert not out.exists()
+
+
+def test_output_that_is_a_file_or_unwritable_is_refused(tiny_model, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert_refused(run("sample", "abc", "--model", tiny_model, "--out", afile, "--max-length", 50))
+    assert afile.read_text() == "x"
+
+
+def test_a_tune_without_notes_is_written_as_abc_and_its_midi_reported(tiny_model, tmp_path):
+    r = run("sample", "abc", "--model", tiny_model, "--out", tmp_path, "--max-length", 1, "--primer",
+            "X:1\\nT:Empty\\nT:", "--json")
+    assert r.exit_code == 0, r.output
+    (piece,) = json.loads(r.stdout)["pieces"]
+    assert [Path(f).suffix for f in piece["files"]] == [".abc"]
+    assert "mid" in piece["skipped"]
+
+
+def test_debug_is_accepted_anywhere_and_no_args_shows_help():
+    r = run("info", "/nonexistent/model", "--debug")
+    assert r.exit_code == 2 and "Traceback" in r.output
+    r = run()
+    assert "Usage" in r.output and "musegen: error" not in r.output

@@ -26,6 +26,7 @@ class MusegenGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = list(sys.argv[1:] if args is None else args)
         STATE["debug"] = "--debug" in argv
+        argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
         if STATE["debug"]:
             os.environ["MUSEGEN_DEBUG"] = "1"
         try:
@@ -33,16 +34,25 @@ class MusegenGroup(TyperGroup):
                               standalone_mode=False, **extra)
         except typer.Exit as exc:
             code = exc.exit_code
+            if code == 130:  # Typer turns Ctrl-C into Exit(130)
+                _fail("interrupted", 130)
         except typer.Abort:
             _fail("interrupted", 130)
         except TyperException as exc:  # bad options and arguments
-            _fail(exc.format_message().replace("\n", " "), 2)
+            message = exc.format_message().strip()
+            if not message:  # no arguments: the help was shown
+                sys.exit(2)
+            _fail(" ".join(message.split()), 2)
         except MusegenError as exc:
-            _fail(str(exc), 2)
+            _fail(" ".join(str(exc).split()), 2)
+        except OSError as exc:  # disk full, permission denied, read-only file system...
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}", 2)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as exc:  # a bug: say so in one line, traceback behind --debug
-            _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+            text = " ".join(str(exc).split())[:300]
+            _fail(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)", 1)
         else:
             code = rv if isinstance(rv, int) else 0
         if standalone_mode:

@@ -13,12 +13,21 @@ app = typer.Typer(help="Generate new pieces from a trained model.", no_args_is_h
 
 
 def read_primer(text: str) -> str:
-    """A primer given as a file path, or as text with ``\\n`` escapes."""
+    """A primer given as a file path, or as text with ``\\n`` escapes.
+
+    Text that looks like a file name (a path separator or a file suffix, no
+    line break) but names no file is refused rather than used as music.
+    """
+    from musegen.errors import UsageError
+    from musegen.formats.abc import read_abc_text
+
     path = Path(text)
     if text and len(text) < 1024 and path.is_file():
-        from musegen.formats.abc import read_abc_text
-
         return read_abc_text(path)
+    looks_like_path = "\n" not in text and "\\n" not in text and (
+        "/" in text or path.suffix.lower() in (".abc", ".txt", ".mid"))
+    if path.is_dir() or (looks_like_path and not path.exists()):
+        raise UsageError(f"--primer {text}: no such file (give a file, or ABC text such as 'M:6/8\\nK:D\\n')")
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
@@ -60,6 +69,8 @@ def sample_abc(
     for col in ("title", "bars fitting", "repairs", "files"):
         table.add_column(col)
     for p in result.pieces:
-        table.add_row(p["title"], f"{p['bars_fitting']}/{p['bars']}", str(len(p["repairs"])),
-                      ", ".join(Path(f).name for f in p["files"]))
+        files = ", ".join(Path(f).name for f in p["files"])
+        if p["skipped"]:
+            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
+        table.add_row(p["title"], f"{p['bars_fitting']}/{p['bars']}", str(len(p["repairs"])), files)
     console(stderr=False).print(table)

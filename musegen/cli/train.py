@@ -31,7 +31,8 @@ def parse_transpose(text: str) -> tuple[int, ...]:
 def train_abc(
     corpus: Annotated[Path, typer.Argument(help="A .abc file or a folder of them.")],
     out: Annotated[Optional[Path], typer.Option(help="Bundle folder to write [default: models/abc-CORPUS].")] = None,
-    preset: Annotated[str, typer.Option(help="Starting settings: default, study (the 2017 study) or tiny.")] = "default",
+    preset: Annotated[Optional[str], typer.Option(
+        help="Starting settings: default, study (the 2017 study) or tiny.", show_default="default")] = None,
     layers: Annotated[Optional[int], typer.Option(help="Stacked recurrent layers.")] = None,
     units: Annotated[Optional[int], typer.Option(help="Units per layer.")] = None,
     cell: Annotated[Optional[Cell], typer.Option(help="Recurrent cell.")] = None,
@@ -63,8 +64,12 @@ def train_abc(
     config, preset_name = resolve_config("abc", preset=preset, overrides=overrides)
     out = out or Path("models") / f"abc-{corpus.stem}"
     reporter = RichReporter(quiet=json_out)
+    # on --resume the bundle's own settings hold; only what was given here changes
+    resume_changes = {k: v for k, v in overrides.items() if v is not None}
+    if resume and (set(resume_changes) - {"epochs", "patience"} or preset):
+        raise UsageError("with --resume only --epochs and --patience may change; the rest comes from the bundle")
     result = train("abc", corpus, out=out, config=config, preset=preset_name, resume=resume, force=force,
-                   reporter=reporter)
+                   resume_changes=resume_changes, reporter=reporter)
     h = result.history
     summary = {"model": str(result.out), "epochs": len(h["loss"]), "best_epoch": h["best_epoch"],
                "best_val_loss": h["best_val_loss"], "interrupted": result.interrupted, **result.summary}

@@ -79,9 +79,13 @@ def _abc_to_mid(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
 
 
 def _abc_to_musicxml(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
+    import contextlib
+    import io
+
     from musegen.formats.score import abc_to_musicxml
 
-    return abc_to_musicxml(tune, dst, force=options.force)
+    with contextlib.redirect_stderr(io.StringIO()):  # music21 prints its parser warnings there
+        return abc_to_musicxml(tune, dst, force=options.force)
 
 
 def _abc_to_abc(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
@@ -159,6 +163,7 @@ def _mid_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
 
 # (source format, destination format) -> converter; add an entry to support a new pair
 CONVERTERS: dict[tuple[str, str], Callable[[Path, Path, ConvertOptions], ConvertReport]] = {
+    ("abc", "abc"): _from_abc("abc"),  # one tune of a tune book, or --all: one file per tune
     ("abc", "mid"): _from_abc("mid"),
     ("abc", "musicxml"): _from_abc("musicxml"),
     ("abc", "wav"): _from_abc("wav"),
@@ -185,7 +190,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, options: ConvertO
         to = (options.to or "mid").lower().lstrip(".")
         dst_fmt = SUFFIXES.get("." + to, to)
     else:
-        dst_fmt = options.to.lower().lstrip(".") if options.to else format_of(dst)
+        if options.to:
+            raise UsageError("--to names the output format of --all; for one tune the suffix of OUT does")
+        dst_fmt = format_of(dst)
     pair = (format_of(src), dst_fmt)
     if pair not in CONVERTERS:
         supported = ", ".join(f"{a}->{b}" for a, b in CONVERTERS)
