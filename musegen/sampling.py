@@ -33,10 +33,12 @@ class _Layer:
 def _lstm_step(layer: _Layer, x, state):
 
     h, c = state
+    u = layer.units
+    # the kernel's gate columns were reordered to (i, f, o, g): one sigmoid covers three gates
     z = tf.matmul(tf.concat([x, h], axis=1), layer.kernel) + layer.bias
-    i, f, g, o = tf.split(z, 4, axis=1)
-    c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-    h = tf.sigmoid(o) * tf.tanh(c)
+    ifo = tf.sigmoid(z[:, : 3 * u])
+    c = ifo[:, u : 2 * u] * c + ifo[:, :u] * tf.tanh(z[:, 3 * u :])
+    h = ifo[:, 2 * u :] * tf.tanh(c)
     return h, (h, c)
 
 
@@ -55,6 +57,8 @@ def _gru_step(layer: _Layer, x, state):
     return h, (h,)
 
 
+CHUNK = 256  # steps per compiled call; progress is reported between calls
+
 # cell kind -> (step function, number of state tensors); add an entry for a new cell
 CELL_STEPS = {"lstm": (_lstm_step, 2), "gru": (_gru_step, 1)}
 
@@ -70,8 +74,10 @@ def read_recurrent_weights(model) -> tuple[list[_Layer], tuple[np.ndarray, np.nd
     for layer in model.layers:
         if isinstance(layer, keras.layers.LSTM):
             w, u, b = (np.asarray(v) for v in layer.get_weights())
-            fused = tf.constant(np.concatenate([w, u], axis=0))
-            layers.append(_Layer("lstm", fused, tf.constant(b), layer.units))
+            n = layer.units
+            order = np.r_[0 : 2 * n, 3 * n : 4 * n, 2 * n : 3 * n]  # Keras (i, f, g, o) -> (i, f, o, g)
+            fused = tf.constant(np.concatenate([w, u], axis=0)[:, order])
+            layers.append(_Layer("lstm", fused, tf.constant(b[order]), layer.units))
         elif isinstance(layer, keras.layers.GRU):
             w, u, b = (np.asarray(v) for v in layer.get_weights())
             if b.ndim != 2:
@@ -94,9 +100,11 @@ class TokenSampler:
         Built by :func:`musegen.models.build_model` with a ``tokens`` input.
     banned : sequence of int
         Ids never sampled (padding, start marker, unknown class).
+    jit : bool
+        Compile the sampling loop with XLA (falls back to a plain graph).
     """
 
-    def __init__(self, model, *, banned=()) -> None:
+    def __init__(self, model, *, banned=(), jit: bool = True) -> None:
 
         emb = next(layer for layer in model.layers if layer.__class__.__name__ == "Embedding")
         self.embedding = tf.constant(np.asarray(emb.get_weights()[0]))
@@ -107,7 +115,8 @@ class TokenSampler:
         mask[list(banned)] = -np.inf
         self.mask = tf.constant(mask)
         self._prime = tf.function(self._prime_graph, reduce_retracing=True)
-        self._chunk = tf.function(self._chunk_graph, reduce_retracing=True)
+        # XLA fuses each step's small ops: about twice as fast at batch 1 on a CPU
+        self._chunk = tf.function(self._chunk_graph, reduce_retracing=True, jit_compile=jit)
 
     def _initial_state(self, num):
 
@@ -138,8 +147,13 @@ class TokenSampler:
         return tf.fill([num], primer[-1]), state
 
     def _chunk_graph(self, tokens, state, done, start, steps, temperature, seed, end_id):
-        """Generate up to ``steps`` tokens from step number ``start`` on (stops early when all rows ended)."""
-        out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+        """Generate up to ``steps`` (at most ``CHUNK``) tokens from step number ``start`` on.
+
+        Stops early when every row has ended.  Returns ``[shape=(CHUNK, num)]``
+        ids (only the first ``count`` rows are filled), the count, and the
+        carried token, state and done flags.
+        """
+        out = tf.TensorArray(tf.int32, size=CHUNK, element_shape=tokens.shape)
         i = tf.constant(0)
         while i < steps and not tf.reduce_all(done):
             logits, state = self._step(tokens, state)
@@ -153,16 +167,14 @@ class TokenSampler:
             done = tf.logical_or(done, tf.equal(nxt, end_id))
             tokens = nxt
             i += 1
-        ids = tf.cond(i > 0, lambda: tf.transpose(out.stack()), lambda: tf.zeros([tf.shape(tokens)[0], 0], tf.int32))
-        return ids, tokens, state, done
+        return out.stack(), i, tokens, state, done
 
     def generate(self, primer: np.ndarray, *, num: int, max_length: int, temperature: float,
-                 seed: int, end_id: int, chunk: int = 256, progress=None) -> np.ndarray:
+                 seed: int, end_id: int, progress=None) -> np.ndarray:
         """Sample ``num`` sequences after ``primer``.
 
-        Generation runs in compiled chunks of ``chunk`` steps, the state
+        Generation runs in compiled chunks of :data:`CHUNK` steps, the state
         carried between them; ``progress(steps_done)`` is called after each.
-        The result does not depend on ``chunk``.
 
         Returns
         -------
@@ -176,10 +188,16 @@ class TokenSampler:
         temperature, seed, end_id = (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
                                      tf.constant(end_id, tf.int32))
         while made < max_length:
-            steps = min(chunk, max_length - made)
-            ids, tokens, state, done = self._chunk(tokens, state, done, tf.constant(made, tf.int32),
-                                                   tf.constant(steps, tf.int32), temperature, seed, end_id)
-            ids = np.asarray(ids)
+            steps = min(CHUNK, max_length - made)
+            args = (tokens, state, done, tf.constant(made, tf.int32), tf.constant(steps, tf.int32), temperature,
+                    seed, end_id)
+            try:
+                ids, count, tokens, state, done = self._chunk(*args)
+            except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.InternalError):
+                # no XLA for this device or build: the same loop, not fused
+                self._chunk = tf.function(self._chunk_graph, reduce_retracing=True)
+                ids, count, tokens, state, done = self._chunk(*args)
+            ids = np.asarray(ids)[: int(count)].T
             pieces.append(ids)
             made += ids.shape[1]
             if progress is not None:
