@@ -35,13 +35,14 @@ def assert_refused(result, *, contains: str | None = None):
 def test_sample_writes_abc_and_midi_named_from_titles(tiny_model, tmp_path):
     out = tmp_path / "out"
     result = run("sample", "abc", "--model", tiny_model, "--num", 3, "--seed", 1, "--out", out,
-                 "--max-length", 300, "--json")
+                 "--max-length", 300, "--primer", "X:1\\nT:Jig: one/two\\nM:6/8\\nK:G\\n|GAB ", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["tokens"] > 0 and summary["seconds"] > 0
     files = [Path(f) for f in summary["files"]]
     assert len(files) == 6 and all(f.is_file() for f in files)
     assert sorted(f.suffix for f in files) == [".abc"] * 3 + [".mid"] * 3
+    assert sorted({f.stem for f in files}) == ["Jig_onetwo", "Jig_onetwo_2", "Jig_onetwo_3"]
     for f in files:
         assert f.parent == out and "/" not in f.stem and not f.name.startswith(".")
     for f in (f for f in files if f.suffix == ".abc"):
