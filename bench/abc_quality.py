@@ -24,7 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/abc-jigs")
     parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -35,7 +36,7 @@ def main() -> None:
 
     bundle = load_bundle(args.model)
     r = evaluate_abc(bundle, bundle.path / "validation.abc", samples=args.samples, temperature=args.temperature,
-                     seed=args.seed)
+                     seed=args.seed, candidates=args.candidates)
     human = read_tunes(Path(__file__).resolve().parents[1] / "corpora" / "jigs", clean=True)
     checks = [check_tune(t, repair=False) for t in human]
     human_meter = float(np.mean([c.valid for c in checks]))
@@ -45,24 +46,30 @@ def main() -> None:
         return "n/a" if x is None else f"{100 * x:.1f}%"
 
     print(f"model: {args.model}   validation: {r['tunes']} tunes, {r['characters']} characters scored")
-    print(f"{'measure':<44} {'model':>10} {'target':>12} {'human jigs':>11}")
+    print(f"samples: {args.samples} at temperature {args.temperature}; 'raw' = first draw, unrepaired; "
+          f"'written' = what `musegen sample abc` writes (repaired, first of {args.candidates} draws that fits)")
+    print(f"{'measure':<48} {'raw':>8} {'written':>8} {'target':>8} {'human':>7}")
     rows = [
-        ("bits/char on validation.abc", f"{r['bits_per_char']:.3f}", "", ""),
-        ("  char 4-gram baseline (bits/char)", f"{r['baseline_bits_per_char']:.3f}", "", ""),
-        ("  fewer bits than the 4-gram", pct(r["improvement"]), ">= 20%", ""),
-        (f"samples read by abc2midi with no error (n={args.samples})", pct(r.get("abc2midi_ok_rate")), ">= 95%",
-         pct(human_abc2midi)),
-        ("samples with every bar fitting the meter", pct(r["meter_valid_rate"]), ">= 92%", pct(human_meter)),
-        ("samples sharing 48 body chars with training", pct(r.get("copy_rate")), "< 30%", ""),
-        ("bars fitting (all bars of all samples)", pct(r["bars_fitting_rate"]), "", ""),
-        ("sampling speed (chars/s, batch of all samples)", f"{r['sample_chars_per_second']:.0f}", "", ""),
+        ("bits/char on validation.abc", f"{r['bits_per_char']:.3f}", "", "", ""),
+        ("  char 4-gram baseline (bits/char)", f"{r['baseline_bits_per_char']:.3f}", "", "", ""),
+        ("  fewer bits than the 4-gram", pct(r["improvement"]), "", ">= 20%", ""),
+        ("samples read by abc2midi with no error", pct(r.get("abc2midi_ok_rate_raw")),
+         pct(r.get("abc2midi_ok_rate")), ">= 95%", pct(human_abc2midi)),
+        ("samples with every bar fitting the meter", pct(r["meter_valid_rate_raw"]), pct(r["meter_valid_rate"]),
+         ">= 92%", pct(human_meter)),
+        ("samples sharing 48 body chars with training", pct(r.get("copy_rate_raw")), pct(r.get("copy_rate")),
+         "< 30%", ""),
+        ("bars fitting (all bars of raw samples)", pct(r["bars_fitting_rate_raw"]), "", "", ""),
+        ("sampling speed (chars/s, one batch)", f"{r['sample_chars_per_second']:.0f}", "", "", ""),
     ]
-    for name, val, target, hum in rows:
-        print(f"{name:<44} {val:>10} {target:>12} {hum:>11}")
-    passed = [r["improvement"] >= 0.20, r["meter_valid_rate"] >= 0.92, r.get("copy_rate", 1) < 0.30]
-    if "abc2midi_ok_rate" in r:
-        passed.append(r["abc2midi_ok_rate"] >= 0.95)
-    print(f"targets met: {sum(passed)}/{len(passed)}")
+    for name, raw, written, target, hum in rows:
+        print(f"{name:<48} {raw:>8} {written:>8} {target:>8} {hum:>7}")
+    for label, suffix in (("raw", "_raw"), ("written", "")):
+        passed = [r["improvement"] >= 0.20, r[f"meter_valid_rate{suffix}"] >= 0.92,
+                  r.get(f"copy_rate{suffix}", 1) < 0.30]
+        if "abc2midi_ok_rate" in r:
+            passed.append(r[f"abc2midi_ok_rate{suffix}"] >= 0.95)
+        print(f"targets met ({label} samples): {sum(passed)}/{len(passed)}")
 
 
 if __name__ == "__main__":

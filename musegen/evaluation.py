@@ -12,8 +12,12 @@ import numpy as np
 from musegen.errors import UsageError
 
 
-def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperature: float = 1.0, seed: int = 0,
-                 max_length: int = 2000, order: int = 4, abc2midi: bool = True) -> dict[str, Any]:
+DEFAULT_PRIMER = "X:"  # the model writes the tune number, then the header and the tune
+
+
+def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperature: float = 0.8, seed: int = 0,
+                 max_length: int = 2000, order: int = 4, abc2midi: bool = True,
+                 candidates: int = 4) -> dict[str, Any]:
     """Bits per character of the tunes in ``path`` under the model and under an n-gram baseline.
 
     Every character of every tune (comments dropped, as in training) is scored,
@@ -22,10 +26,12 @@ def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperatu
     training tunes (``training.abc`` in the bundle).  With ``samples`` > 0,
     that many tunes are generated and checked: the share with every bar
     fitting, the share abc2midi reads with no error (when installed) and the
-    share that copies a run of 48 body characters of a training tune.
+    share that copies a run of 48 body characters of a training tune, both
+    raw (``*_raw``: first draw, unrepaired) and as ``musegen sample`` writes
+    them (repaired, best of ``candidates`` draws).
     """
     from musegen.formats.abc import read_tunes
-    from musegen.metrics import CharNgram, shared_runs
+    from musegen.metrics import CharNgram
     from musegen.pipeline import token_bits
 
     from musegen.pipeline import check_sampling
@@ -55,9 +61,9 @@ def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperatu
         result["improvement"] = 1.0 - result["bits_per_char"] / result["baseline_bits_per_char"]
     if samples:
         result.update(sample_quality(bundle, samples=samples, temperature=temperature, seed=seed,
-                                     max_length=max_length, training=training, abc2midi=abc2midi))
+                                     max_length=max_length, training=training, abc2midi=abc2midi,
+                                     candidates=candidates))
         result["copy_rate_n"] = 48
-        _ = shared_runs  # imported for the side effect of failing early when metrics is missing
     return result
 
 
@@ -69,26 +75,40 @@ def _training_tunes(bundle_path: Path) -> list[str]:
 
 
 def sample_quality(bundle, *, samples: int, temperature: float, seed: int, max_length: int,
-                   training: list[str], abc2midi: bool = True) -> dict[str, Any]:
-    """Generate ``samples`` tunes and measure validity and copying."""
+                   training: list[str], abc2midi: bool = True, candidates: int = 4) -> dict[str, Any]:
+    """Generate tunes and measure validity and copying, raw and as ``musegen sample`` writes them.
+
+    ``raw``: the first draw for each tune, unrepaired.  Written: repaired,
+    and the first of ``candidates`` draws whose every bar fits (as
+    :func:`musegen.pipeline.sample` does).
+    """
     from musegen.formats.abccheck import abc2midi_available, abc2midi_check, check_tune
     from musegen.metrics import shared_runs
-    from musegen.pipeline import generate_tokens
+    from musegen.pipeline import _choose, generate_tokens
 
     rep = bundle.representation
-    gen = generate_tokens(bundle, num=samples, temperature=temperature, seed=seed, max_length=max_length,
-                          primer=rep.encode_primer("X:1\n"))
-    texts = ["X:1\n" + p for p in gen.pieces]  # the primer, then what was generated
-    checks = [check_tune(t, repair=False) for t in texts]
+    gen = generate_tokens(bundle, num=samples * candidates, temperature=temperature, seed=seed,
+                          max_length=max_length, primer=rep.encode_primer(DEFAULT_PRIMER))
+    texts = [DEFAULT_PRIMER + p for p in gen.pieces]  # the primer, then what was generated
+    raw = texts[::candidates]
+    written = [_choose([rep.postprocess(t, index=i + 1) for t in texts[i * candidates:(i + 1) * candidates]])[0]
+               for i in range(samples)]
+    raw_checks = [check_tune(t, repair=False) for t in raw]
+    written_checks = [check_tune(t, repair=False) for t in written]
     out: dict[str, Any] = {
         "samples": samples,
+        "temperature": temperature,
+        "candidates": candidates,
         "sample_chars_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None,
-        "complete_rate": float(np.mean([t.rstrip().endswith(("|", "]", ":")) or len(t) < max_length for t in texts])),
-        "meter_valid_rate": float(np.mean([c.valid for c in checks])),
-        "bars_fitting_rate": float(sum(c.bars_fitting for c in checks) / max(1, sum(c.bars for c in checks))),
+        "meter_valid_rate": float(np.mean([c.valid for c in written_checks])),
+        "meter_valid_rate_raw": float(np.mean([c.valid for c in raw_checks])),
+        "bars_fitting_rate_raw": float(sum(c.bars_fitting for c in raw_checks)
+                                       / max(1, sum(c.bars for c in raw_checks))),
     }
     if training:
-        out["copy_rate"] = float(np.mean(shared_runs(texts, training, n=48)))
+        out["copy_rate"] = float(np.mean(shared_runs(written, training, n=48)))
+        out["copy_rate_raw"] = float(np.mean(shared_runs(raw, training, n=48)))
     if abc2midi and abc2midi_available():
-        out["abc2midi_ok_rate"] = float(np.mean([abc2midi_check(t)[0] for t in texts]))
+        out["abc2midi_ok_rate"] = float(np.mean([abc2midi_check(t)[0] for t in written]))
+        out["abc2midi_ok_rate_raw"] = float(np.mean([abc2midi_check(t)[0] for t in raw]))
     return out

@@ -431,6 +431,14 @@ def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.n
     return np.concatenate(bits) if bits else np.empty(0)
 
 
+def _choose(drawn: list[tuple[Any, dict[str, Any]]]) -> tuple[Any, dict[str, Any]]:
+    """The first candidate that passes its checks, else the one with the largest share of good bars."""
+    for piece, notes in drawn:
+        if notes.get("valid", True):
+            return piece, notes
+    return max(drawn, key=lambda d: d[1].get("bars_fitting", 0) / max(1, d[1].get("bars", 1)))
+
+
 def check_sampling(*, temperature: float, seed: int) -> None:
     """Refuse a negative or non-finite temperature and a seed out of range."""
     from musegen.config import MAX_SEED
@@ -455,10 +463,13 @@ class SampleResult:
 
 
 def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, primer: Any,
-           out: str | os.PathLike, formats: tuple[str, ...], force: bool = False,
+           out: str | os.PathLike, formats: tuple[str, ...], force: bool = False, candidates: int = 1,
            reporter: Reporter | None = None) -> SampleResult:
     """Generate ``num`` pieces, check and repair each, write them under ``out``.
 
+    With ``candidates`` > 1, that many pieces are drawn (in the same batch)
+    for each one written, and the first that passes the representation's
+    checks after repair is kept (else the one with the most bars fitting).
     Every output path is checked before anything is written, so an existing
     file (without ``force``) stops the command with nothing written.
     """
@@ -470,18 +481,23 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
     check_sampling(temperature=temperature, seed=seed)
     if max_length < 1:
         raise UsageError(f"--max-length must be positive, got {max_length}")
+    if candidates < 1:
+        raise UsageError(f"--candidates must be at least 1, got {candidates}")
     rep = bundle.representation
     primer_ids = rep.encode_primer(primer)
-    reporter.start(f"Sampling {num} piece(s)", max_length)
-    gen = generate_tokens(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
-                          primer=primer_ids, progress=lambda n: reporter.update(n))
-    gen.pieces = [primer + piece for piece in gen.pieces]
+    reporter.start(f"Sampling {num} piece(s)" + (f" x {candidates} candidates" if candidates > 1 else ""),
+                   max_length)
+    gen = generate_tokens(bundle, num=num * candidates, temperature=temperature, seed=seed,
+                          max_length=max_length, primer=primer_ids, progress=lambda n: reporter.update(n))
     reporter.finish()
     out = Path(out)
     taken: set[str] = set()
     plans = []
-    for i, piece in enumerate(gen.pieces):
-        fixed, notes = rep.postprocess(piece, index=i + 1)
+    for i in range(num):
+        drawn = [rep.postprocess(primer + piece, index=i + 1)
+                 for piece in gen.pieces[i * candidates:(i + 1) * candidates]]
+        fixed, notes = _choose(drawn)
+        notes["candidates"] = candidates
         stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
         plans.append((fixed, notes, out / stem))
     for _, _, stem in plans:

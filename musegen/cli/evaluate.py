@@ -18,7 +18,8 @@ def evaluate_abc(
     file: Annotated[Path, typer.Argument(help="ABC file or folder to score (e.g. the bundle's validation.abc).")],
     model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: models/abc-jigs].")] = None,
     samples: Annotated[int, typer.Option(help="Also generate N tunes and check validity and copying.")] = 0,
-    temperature: Annotated[float, typer.Option(help="Temperature of the samples.")] = 1.0,
+    temperature: Annotated[float, typer.Option(help="Temperature of the samples.")] = 0.8,
+    candidates: Annotated[int, typer.Option(help="Draws per written tune, as in `sample abc`.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
     json_out: Json = False,
 ) -> None:
@@ -27,7 +28,7 @@ def evaluate_abc(
     from musegen.models import load_bundle
 
     bundle = load_bundle(model or default_model("abc-jigs"), representation="abc")
-    result = run(bundle, file, samples=samples, temperature=temperature, seed=seed)
+    result = run(bundle, file, samples=samples, temperature=temperature, seed=seed, candidates=candidates)
     if json_out:
         emit_json(result)
         return

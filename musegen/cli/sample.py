@@ -35,12 +35,14 @@ def read_primer(text: str) -> str:
 def sample_abc(
     model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: the shipped models/abc-jigs].")] = None,
     num: Annotated[int, typer.Option(help="Number of tunes.")] = 1,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: always the likeliest character).")] = 1.0,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: always the likeliest character).")] = 0.8,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same tunes.")] = 0,
     max_length: Annotated[int, typer.Option(help="Most characters generated per tune.")] = 2000,
-    primer: Annotated[str, typer.Option(help="Start of the tune: text (e.g. 'M:6/8\\nK:D\\n') or a file.")] = "X:1\\n",
+    primer: Annotated[str, typer.Option(help="Start of the tune: text (e.g. 'X:1\\nM:6/8\\nK:D\\n') or a file.")] = "X:",
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
     format: Annotated[str, typer.Option(help="Comma-separated: abc, mid, wav, musicxml.")] = "abc,mid",
+    candidates: Annotated[int, typer.Option(
+        help="Tunes drawn for each one written; the first whose every bar fits is kept (1: no choice).")] = 4,
     force: Force = False,
     json_out: Json = False,
 ) -> None:
@@ -57,7 +59,8 @@ def sample_abc(
     bundle = load_bundle(model or default_model("abc-jigs"), representation="abc")
     reporter = RichReporter(quiet=json_out)
     result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
-                    primer=read_primer(primer), out=out, formats=formats, force=force, reporter=reporter)
+                    primer=read_primer(primer), out=out, formats=formats, force=force, candidates=candidates,
+                    reporter=reporter)
     if json_out:
         emit_json(result.to_json())
         return
