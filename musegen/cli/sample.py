@@ -68,7 +68,9 @@ def sample_abc(
 
     from musegen.cli.common import console
 
-    table = Table(title=f"{len(result.pieces)} tune(s), {result.tokens} characters in {result.seconds:.2f} s")
+    drawn = len(result.pieces) * candidates
+    table = Table(title=f"{len(result.pieces)} tune(s) kept of {drawn} drawn: {result.tokens} characters "
+                        f"in {result.seconds:.2f} s")
     for col in ("title", "bars fitting", "repairs", "files"):
         table.add_column(col)
     for p in result.pieces:
