@@ -341,8 +341,6 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
 
     if start_epoch >= config.epochs:
         return TrainResult(out, history, summary=meta["summary"])
-    if not resume and force and out.exists():
-        pass  # replaced atomically at the first improvement
     interrupted = False
     try:
         model.fit(Windows(), validation_data=(val_x, val_y), batch_size=config.batch_size,
@@ -392,9 +390,8 @@ def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_leng
 
 
 def _end_id(rep: Representation) -> int:
-    from musegen.representations.abc import END_ID
-
-    return getattr(rep, "end_id", END_ID)
+    """The id that ends a piece: the representation's ``end_id``."""
+    return rep.end_id
 
 
 # -- evaluate -------------------------------------------------------------------------------------------

@@ -267,7 +267,11 @@ class _LineRepairer:
             self.drop(k - start, "a decoration or accidental with no note")
             return
         if k < len(self.s) and (self.s[k] in _NOTE_LETTERS or (k == j and self.s[k] in "zx[")):
-            self.out.append(self.s[start:k])
+            self.out.append(self.s[start:j])
+            self.i = j
+            if k > j:
+                j = self.accidentals(k)
+            self.out.append(self.s[j:k])
             self.i = k
             if self.s[k] in _NOTE_LETTERS:
                 self.letter()
@@ -277,6 +281,28 @@ class _LineRepairer:
         while end < len(self.s) and (self.s[end].isdigit() or self.s[end] == "/"):
             end += 1
         self.drop(end - start, "a decoration or accidental with no note")
+
+    def accidentals(self, k: int) -> int:
+        """Where the accidentals abc2midi plays start in the signs from ``self.i`` to ``k``.
+
+        abc2midi reads ``^^``, ``^``, ``__``, ``_`` or ``=`` (and ``=^``, ``=_``);
+        one followed by another sign is "Malformed note": it skips it and reads
+        on, so ``^=c`` plays ``=c`` and ``^^^c`` plays ``^c``.  Drop what it skips.
+        """
+        pos = self.i
+        while pos < k:
+            sign = self.s[pos : pos + 2] if self.s[pos : pos + 2] in ("^^", "__") else self.s[pos]
+            after = pos + len(sign)
+            if after >= k or (sign == "=" and self.s[after] in "^_"):
+                break
+            pos = after
+        if pos > self.i:
+            self.repairs.append(
+                f'line {self.lineno}: removed "{self.s[self.i : pos]}" before "{self.s[pos : k + 1]}" '
+                "(abc2midi cannot read the accidentals together and plays the last)"
+            )
+        self.i = pos
+        return pos
 
     def letter(self) -> None:
         if self.missing_open_quote():
@@ -659,6 +685,23 @@ def _note_id(token: str) -> tuple[str, int]:
     return letter.lower(), octave
 
 
+_CHORD_TIE = re.compile(r"([=^_]*[A-Ga-g][,']*)[0-9/]*-")
+
+
+def _tie_targets(tokens: list, start: int) -> set | None:
+    """Pitches of the next note or chord from ``tokens[start]`` on (empty: none; None: unknown)."""
+    for nxt in tokens[start:]:
+        nk = nxt.lastgroup
+        if nk in ("gchord", "deco", "field", "space", "bar", "line") and not (nk == "space" and "{" in nxt.group(0)):
+            continue
+        if nk in ("note", "len"):
+            return {_note_id(nxt.group("note"))}
+        if nk == "chord":
+            return {_note_id(t) for t in re.findall(r"[=^_]*[A-Ga-g][,']*", nxt.group(0))}
+        return set()
+    return set()
+
+
 def _fix_ties(body: str, first_line: int, repairs: list[str]) -> str:
     """Drop ties that do not join two notes of the same pitch."""
     tokens = list(_TOKEN.finditer(body))
@@ -689,6 +732,12 @@ def _fix_ties(body: str, first_line: int, repairs: list[str]) -> str:
             if not ok:
                 remove.append(m.start())
             continue
+        if kind == "chord" and "-" in m.group(0):
+            # ties inside a chord: each needs its pitch in the next note or chord
+            targets = _tie_targets(tokens, idx + 1)
+            for n in _CHORD_TIE.finditer(m.group(0)):
+                if targets is not None and _note_id(n.group(1)) not in targets:
+                    remove.append(m.start() + n.end() - 1)
         if kind in ("note", "chord", "rest", "bar", "other"):
             prev_kind = kind
             prev_note = _note_id(m.group("note")) if kind == "note" else None
@@ -818,15 +867,18 @@ def _fix_repeats(body: str, first_line: int, repairs: list[str]) -> str:
     first = next((t[2] for t in kept if t[2] in ("|:", ":|", "::")), None)
     expect = first in (":|", "::")
     opener: tuple[int, int, str] | None = None
-    rep_point: tuple[int, int, str] | None = None  # where a |: would go
+    rep_point: tuple[int, int, str, bool] | None = None  # where a |: would go
     nplays = 0
 
     def place_start() -> None:
         if rep_point is None:
             pos = _first_music(body)
             edits.append((pos, pos, "|:", 'added the "|:" a repeat needs'))
-        elif rep_point[2] == ":|":
+        elif rep_point[2] == ":|" and rep_point[3]:
             edits.append((rep_point[0], rep_point[1], "::", 'made ":|" a "::" to open the next repeat'))
+        elif rep_point[2] == ":|":
+            # this :| closed no open repeat: abc2midi refuses a :: there, not a :||:
+            edits.append((rep_point[0], rep_point[1], ":||:", 'made ":|" a ":||:" to open the next repeat'))
         else:
             edits.append(
                 (
@@ -839,7 +891,7 @@ def _fix_repeats(body: str, first_line: int, repairs: list[str]) -> str:
 
     for start, end, kind in kept:
         if kind == "||":
-            rep_point = (start, end, kind)
+            rep_point = (start, end, kind, False)
         elif kind == "|:":
             if expect:
                 edits.append((start, end, "::", 'made a second "|:" a "::"'))
@@ -848,9 +900,9 @@ def _fix_repeats(body: str, first_line: int, repairs: list[str]) -> str:
                 opener = (start, end, "|:")
             expect = True
         elif kind == ":|":
+            rep_point = (start, end, kind, expect)  # expect: it closes an open repeat
             expect = False
             opener = None
-            rep_point = (start, end, kind)
         elif kind == "[1":
             if nplays == 0 and not expect:
                 k = kept.index((start, end, kind))

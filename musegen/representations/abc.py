@@ -26,6 +26,7 @@ class AbcRepresentation(Representation):
     """
 
     name: ClassVar[str] = "abc"
+    end_id: ClassVar[int] = END_ID
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # The 2017 study: one LSTM, sequences of 50 characters, batches of 50, RMSprop.
         "study": dict(layers=1, units=256, embedding=0, seq_len=50, batch_size=50, epochs=30,

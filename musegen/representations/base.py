@@ -41,6 +41,7 @@ class Representation(ABC):
     name: ClassVar[str]
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     default_preset: ClassVar[str] = "default"
+    end_id: ClassVar[int] = -1  # token representations: the id that ends a piece
 
     @abstractmethod
     def read_corpus(self, path: str | os.PathLike) -> list[Any]:
