@@ -153,3 +153,37 @@ def test_abc2midi_check_without_abc2midi(monkeypatch):
     assert abc2midi_available() is False
     with pytest.raises(MusegenError):
         abc2midi_check(GOOD_JIG)
+
+
+HEAD = "X:1\nT:t\nM:2/4\nL:1/8\nK:C\n"
+needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi is not installed")
+
+
+def test_double_repeat_after_a_closed_repeat_gets_its_own_start():
+    # the second :| closes no open repeat: a :: there is refused too, a :||: is not
+    result = check_tune(HEAD + "A4:|B4:|\nc4::d4:|\n")
+    assert body_of(result) == ["A4:|B4:||:", "c4::d4:|"]
+    assert any('a ":||:"' in r for r in result.repairs)
+    # a :| that closes the repeat before it still becomes ::
+    result = check_tune(HEAD + "A4:|B4::c4:|\n")
+    assert body_of(result) == ["A4::B4::c4:|"]
+
+
+def test_accidentals_abc2midi_cannot_read_together_keep_the_last():
+    result = check_tune(HEAD + "A2 ^=c2|==d2 _=e2|^^^f2 ^_g2|=^c2 ^^c2|\n")
+    assert body_of(result) == ["A2 =c2|=d2 =e2|^f2 _g2|=^c2 ^^c2|"]
+    assert sum("accidentals together" in r for r in result.repairs) == 5
+
+
+def test_tie_inside_a_chord_to_a_pitch_the_next_chord_lacks_is_dropped():
+    result = check_tune(HEAD + "[f2-A2-][gA]B|[c2-e2-][ce]d|\n")
+    assert body_of(result) == ["[f2A2-][gA]B|[c2-e2-][ce]d|"]
+    assert any("removed a tie" in r for r in result.repairs)
+
+
+@needs_abc2midi
+def test_new_repairs_read_without_abc2midi_errors():
+    for body in ("A4:|B4:|\nc4::d4:|\n", "A2 ^=c2|==d2 _=e2|^^^f2 ^_g2|\n", "[f2-A2-][gA]B|[c2-e2-][ce]d|\n"):
+        assert not abc2midi_check(HEAD + body)[0]
+        ok, messages = abc2midi_check(check_tune(HEAD + body).text)
+        assert ok, messages

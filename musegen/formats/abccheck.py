@@ -11,12 +11,15 @@ what it safely can:
   word that is no chord becomes an annotation (``"^Segno"``);
 * stray characters (``#``, ``@``, a digit or ``/`` with no note, a decoration or
   accidental with no note...) are dropped, ``d,`` is rewritten ``D``;
+  accidentals abc2midi cannot read together keep the one it plays
+  (``^=c`` -> ``=c``, ``^^^c`` -> ``^c``);
 * unmatched ``[`` ``]`` ``{`` ``}`` and ``!`` are dropped, as are ties between
-  different notes and ties to nothing, a broken rhythm between notes of unequal
+  different notes and ties to nothing (inside a chord too), a broken rhythm between notes of unequal
   length and tuplets abc2midi refuses; a length divisor that is no power of two
   becomes the nearest one (``c/22`` -> ``c/16``);
 * repeats: the ``|:`` abc2midi assumes before a ``::`` or first ending is
-  written, a second ``|:`` becomes ``::``, a ``|:`` never closed becomes ``|``,
+  written (a ``:|`` before it becomes ``::``, or ``:||:`` when it closed no
+  open repeat), a second ``|:`` becomes ``::``, a ``|:`` never closed becomes ``|``,
   an ending that belongs to no repeat loses its number;
 * blank lines inside the tune (abc2midi stops at them) and trailing blank lines
   are dropped;
@@ -673,7 +676,7 @@ def _wordy(content: str) -> bool:
 _TOKEN = re.compile(
     r"""(?P<gchord>"[^"\n]*")|(?P<deco>![^!\n]*!|\+[^+\n]*\+)|(?P<field>\[[A-Za-z]:[^\]\n]*\])"""
     r"""|(?P<note>[=^_]*[A-Ga-g][,']*)(?P<len>[0-9]*/*[0-9]*)|(?P<chord>\[[^\]\n|]*\][0-9/]*)|(?P<rest>[zxZX][0-9/]*)"""
-    r"""|(?P<tie>-)|(?P<bar>[|:\[\]]+[0-9]*)|(?P<line>\n[A-Za-z+]:[^\n]*)|(?P<space>[\s\\`.~HLMOPSTRuv()<>{}0-9/]+)|(?P<other>.)""",
+    r"""|(?P<tie>-)|(?P<bar>(?:[|:\]]|\[(?=[|0-9]))+[0-9]*)|(?P<line>\n[A-Za-z+]:[^\n]*)|(?P<space>[\s\\`.~HLMOPSTRuv()<>{}0-9/]+)|(?P<other>.)""",
     re.S,
 )
 
