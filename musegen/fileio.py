@@ -68,9 +68,29 @@ def write_text(path: str | os.PathLike, text: str, *, force: bool = False) -> Pa
     return write_bytes(path, text.encode("utf-8"), force=force)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; it replaces ``path`` on success."""
+    """Yield a temporary folder beside ``path``; it replaces ``path`` on success.
+
+    An existing folder is swapped out in one atomic step where the system
+    allows it, so a reader never finds the folder missing or half-written.
+    """
     path = Path(path)
     if path.exists() and not force:
         raise MusegenError(f"{path} already exists (use --force to overwrite)")
@@ -79,7 +99,9 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
-        if path.exists():
+        if path.is_dir() and _exchange(tmp, path):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old folder
+        elif path.exists():
             old = path.with_name(f".{path.name}.old")
             if old.exists():
                 shutil.rmtree(old)

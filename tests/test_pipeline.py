@@ -60,3 +60,21 @@ def test_atomic_write_never_leaves_half_files(tmp_path):
     assert target.read_text() == "one"
     write_text(target, "two", force=True)
     assert target.read_text() == "two"
+
+
+def test_atomic_dir_replaces_a_folder_whole(tmp_path):
+    from musegen.fileio import atomic_dir
+
+    target = tmp_path / "bundle"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("one")
+    with atomic_dir(target, force=True) as tmp:
+        (tmp / "b.txt").write_text("two")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"], "no temporary or old folder left"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target, force=True) as tmp:
+            (tmp / "c.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
