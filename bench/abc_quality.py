@@ -39,7 +39,8 @@ def main() -> None:
                      seed=args.seed, candidates=args.candidates)
     human = read_tunes(Path(__file__).resolve().parents[1] / "corpora" / "jigs", clean=True)
     checks = [check_tune(t, repair=False) for t in human]
-    human_meter = float(np.mean([c.valid for c in checks]))
+    human_meter = float(np.mean([c.bars_fitting == c.bars for c in checks]))
+    human_valid = float(np.mean([c.valid for c in checks]))
     human_abc2midi = float(np.mean([abc2midi_check(t)[0] for t in human])) if abc2midi_available() else None
 
     def pct(x):
@@ -57,6 +58,8 @@ def main() -> None:
          pct(r.get("abc2midi_ok_rate")), ">= 95%", pct(human_abc2midi)),
         ("samples with every bar fitting the meter", pct(r["meter_valid_rate_raw"]), pct(r["meter_valid_rate"]),
          ">= 92%", pct(human_meter)),
+        ("samples the checker finds nothing to repair in", pct(r["check_valid_rate_raw"]),
+         pct(r["check_valid_rate"]), "", pct(human_valid)),
         ("samples sharing 48 body chars with training", pct(r.get("copy_rate_raw")), pct(r.get("copy_rate")),
          "< 30%", ""),
         ("bars fitting (all bars of raw samples)", pct(r["bars_fitting_rate_raw"]), "", "", ""),

@@ -100,8 +100,10 @@ def sample_quality(bundle, *, samples: int, temperature: float, seed: int, max_l
         "temperature": temperature,
         "candidates": candidates,
         "sample_chars_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None,
-        "meter_valid_rate": float(np.mean([c.valid for c in written_checks])),
-        "meter_valid_rate_raw": float(np.mean([c.valid for c in raw_checks])),
+        "meter_valid_rate": float(np.mean([c.bars_fitting == c.bars for c in written_checks])),
+        "meter_valid_rate_raw": float(np.mean([c.bars_fitting == c.bars for c in raw_checks])),
+        "check_valid_rate": float(np.mean([c.valid for c in written_checks])),
+        "check_valid_rate_raw": float(np.mean([c.valid for c in raw_checks])),
         "bars_fitting_rate_raw": float(sum(c.bars_fitting for c in raw_checks)
                                        / max(1, sum(c.bars for c in raw_checks))),
     }
