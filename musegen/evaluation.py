@@ -32,13 +32,12 @@ def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperatu
     """
     from musegen.formats.abc import read_tunes
     from musegen.metrics import CharNgram
-    from musegen.pipeline import token_bits
-
-    from musegen.pipeline import check_sampling
+    from musegen.pipeline import check_sampling, token_bits
+    from musegen.representations.abc import UNK_ID
 
     if samples < 0:
         raise UsageError(f"--samples must be 0 or positive, got {samples}")
-    check_sampling(temperature=temperature, seed=seed)
+    check_sampling(temperature=temperature, seed=seed, max_length=max_length, candidates=candidates)
     rep = bundle.representation
     tunes = read_tunes(path, clean=True)
     arrays = [rep.encode(t) for t in tunes]
@@ -50,7 +49,7 @@ def evaluate_abc(bundle, path: str | os.PathLike, *, samples: int = 0, temperatu
         "tunes": len(tunes),
         "characters": int(bits.size),
         "bits_per_char": float(bits.mean()),
-        "unknown_chars": int(sum(int((a == 3).sum()) for a in arrays)),
+        "unknown_chars": int(sum(int((a == UNK_ID).sum()) for a in arrays)),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     training = _training_tunes(bundle.path)
@@ -84,15 +83,14 @@ def sample_quality(bundle, *, samples: int, temperature: float, seed: int, max_l
     """
     from musegen.formats.abccheck import abc2midi_available, abc2midi_check, check_tune
     from musegen.metrics import shared_runs
-    from musegen.pipeline import _choose, generate_tokens
+    from musegen.pipeline import generate_tokens, select_candidates
 
     rep = bundle.representation
     gen = generate_tokens(bundle, num=samples * candidates, temperature=temperature, seed=seed,
                           max_length=max_length, primer=rep.encode_primer(DEFAULT_PRIMER))
     texts = [DEFAULT_PRIMER + p for p in gen.pieces]  # the primer, then what was generated
     raw = texts[::candidates]
-    written = [_choose([rep.postprocess(t, index=i + 1) for t in texts[i * candidates:(i + 1) * candidates]])[0]
-               for i in range(samples)]
+    written = [piece for piece, _ in select_candidates(rep, texts, candidates=candidates)]
     raw_checks = [check_tune(t, repair=False) for t in raw]
     written_checks = [check_tune(t, repair=False) for t in written]
     out: dict[str, Any] = {

@@ -49,8 +49,8 @@ class Dataset:
             "pieces": len(self.train) + len(self.valid),
             "train_pieces": len(self.train),
             "valid_pieces": len(self.valid),
-            "train_steps": int(sum(len(a) for a in self.train_arrays)),
-            "valid_steps": int(sum(len(a) for a in self.valid_arrays)),
+            "train_steps": _stream_len(self.train_arrays),
+            "valid_steps": _stream_len(self.valid_arrays),
             "input": f"{spec.kind} x {spec.size}",
             "cached": self.cached,
         }
@@ -104,11 +104,9 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
             cached = load_json(cache_file)
             rep = rep_cls.from_config(cached["representation"])
             train, valid = cached["train"], cached["valid"]
-            reporter.start("Reading cached corpus", 1)
-            data = Dataset(rep, train, valid, _encode_all(rep, rep.augment(train, transpose=config.transpose)),
-                           _encode_all(rep, valid), str(corpus), cached=True)
-            reporter.finish()
-            return data
+            augmented = rep.augment(train, transpose=config.transpose)
+            return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), str(corpus),
+                           cached=True)
         except (KeyError, ValueError, TypeError, MusegenError):
             pass  # a stale or broken cache entry is rebuilt
     reporter.start("Reading corpus", None)
@@ -118,16 +116,7 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     rep = rep_cls()
     augmented = rep.augment(train, transpose=config.transpose) if config.transpose else train
     rep.fit(augmented)
-    reporter.start("Encoding", len(augmented) + len(valid))
-    train_arrays = []
-    for p in augmented:
-        train_arrays.append(rep.encode(p))
-        reporter.update()
-    valid_arrays = []
-    for p in valid:
-        valid_arrays.append(rep.encode(p))
-        reporter.update()
-    reporter.finish()
+    train_arrays, valid_arrays = _encode_all(rep, augmented, valid, reporter=reporter)
     if use_cache and _is_jsonable(train):
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -147,8 +136,16 @@ def _is_jsonable(pieces: list[Any]) -> bool:
     return all(isinstance(p, str) for p in pieces)
 
 
-def _encode_all(rep: Representation, pieces: list[Any]) -> list[np.ndarray]:
-    return [rep.encode(p) for p in pieces]
+def _encode_all(rep: Representation, train: list[Any], valid: list[Any], *,
+                reporter: Reporter) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Encode the training and validation pieces, with progress."""
+    reporter.start("Encoding", len(train) + len(valid))
+    arrays = []
+    for p in [*train, *valid]:
+        arrays.append(rep.encode(p))
+        reporter.update()
+    reporter.finish()
+    return arrays[: len(train)], arrays[len(train):]
 
 
 # -- train ---------------------------------------------------------------------------------------------
@@ -250,9 +247,9 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
         spec = data.representation.input_spec()
         model = build_model(spec, data.representation.head(), config)
     rep = data.representation
-    if not data.train_arrays or sum(len(a) for a in data.train_arrays) < 3:
+    train_tokens = _stream_len(data.train_arrays)
+    if train_tokens < 3:
         raise MusegenError(f"{corpus}: too little music to train on")
-    train_tokens = sum(len(a) for a in data.train_arrays)
     if config.seq_len >= train_tokens // 2:
         raise MusegenError(f"--seq-len {config.seq_len} is too long for this corpus ({train_tokens} training "
                            f"tokens); use at most {max(1, train_tokens // 2 - 1)}")
@@ -269,8 +266,6 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
             save_json(history, tmp / "history.json")
             for name, blob in rep.bundle_files(data.train, data.valid).items():
                 (tmp / name).write_bytes(blob)
-
-    stop = {"flag": False}
 
     class Progress(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -347,9 +342,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
                   epochs=config.epochs, initial_epoch=start_epoch, verbose=0, callbacks=[Progress()])
     except KeyboardInterrupt:
         interrupted = True
-        if not (out / "model.keras").exists():
-            save_bundle()
-    if not (out / "model.keras").exists():
+    if not (out / "model.keras").exists():  # interrupted before the first epoch ended
         save_bundle()
     return TrainResult(out, history, interrupted=interrupted, summary=meta["summary"])
 
@@ -378,20 +371,15 @@ def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_leng
     sampler = TokenSampler(bundle.model, banned=rep.banned_ids())
     t0 = time.perf_counter()
     ids = sampler.generate(primer, num=num, max_length=max_length, temperature=temperature, seed=seed,
-                           end_id=_end_id(rep), progress=progress)
+                           end_id=rep.end_id, progress=progress)
     seconds = time.perf_counter() - t0
     pieces, tokens = [], 0
     for row in ids:
-        end = np.flatnonzero(row == _end_id(rep))
+        end = np.flatnonzero(row == rep.end_id)
         n = int(end[0]) + 1 if end.size else len(row)
         tokens += n
         pieces.append(rep.decode(row[:n]))
     return Generated(pieces, tokens, seconds)
-
-
-def _end_id(rep: Representation) -> int:
-    """The id that ends a piece: the representation's ``end_id``."""
-    return rep.end_id
 
 
 # -- evaluate -------------------------------------------------------------------------------------------
@@ -428,18 +416,31 @@ def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.n
     return np.concatenate(bits) if bits else np.empty(0)
 
 
-def _choose(drawn: list[tuple[Any, dict[str, Any]]]) -> tuple[Any, dict[str, Any]]:
-    """The first candidate that passes its checks, else the one with the largest share of good bars."""
-    for piece, notes in drawn:
-        if notes.get("valid", True):
-            return piece, notes
-    return max(drawn, key=lambda d: d[1].get("bars_fitting", 0) / max(1, d[1].get("bars", 1)))
+def select_candidates(rep: Representation, pieces: list[Any], *, candidates: int) -> list[tuple[Any, dict[str, Any]]]:
+    """Check and repair each piece; keep one of every ``candidates`` consecutive ones.
+
+    The kept one is the first that passes the representation's checks after
+    repair, else the one with the largest share of bars fitting.
+    """
+    chosen = []
+    for i in range(len(pieces) // candidates):
+        drawn = [rep.postprocess(p, index=i + 1) for p in pieces[i * candidates:(i + 1) * candidates]]
+        good = [d for d in drawn if d[1].get("valid", True)]
+        chosen.append(good[0] if good else
+                      max(drawn, key=lambda d: d[1].get("bars_fitting", 0) / max(1, d[1].get("bars", 1))))
+    return chosen
 
 
-def check_sampling(*, temperature: float, seed: int) -> None:
-    """Refuse a negative or non-finite temperature and a seed out of range."""
+def check_sampling(*, temperature: float, seed: int, num: int = 1, max_length: int = 1, candidates: int = 1) -> None:
+    """Refuse sampling options out of range (negative or non-finite temperature, seed, sizes)."""
     from musegen.config import MAX_SEED
 
+    if num < 1:
+        raise UsageError(f"--num must be at least 1, got {num}")
+    if max_length < 1:
+        raise UsageError(f"--max-length must be positive, got {max_length}")
+    if candidates < 1:
+        raise UsageError(f"--candidates must be at least 1, got {candidates}")
     if not (temperature >= 0 and math.isfinite(temperature)):
         raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
     if not 0 <= seed <= MAX_SEED:
@@ -473,13 +474,7 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
     from musegen.formats.abc import sanitize_filename, unique_stem
 
     reporter = reporter or Reporter()
-    if num < 1:
-        raise UsageError(f"--num must be at least 1, got {num}")
-    check_sampling(temperature=temperature, seed=seed)
-    if max_length < 1:
-        raise UsageError(f"--max-length must be positive, got {max_length}")
-    if candidates < 1:
-        raise UsageError(f"--candidates must be at least 1, got {candidates}")
+    check_sampling(temperature=temperature, seed=seed, num=num, max_length=max_length, candidates=candidates)
     rep = bundle.representation
     primer_ids = rep.encode_primer(primer)
     reporter.start(f"Sampling {num} piece(s)" + (f" x {candidates} candidates" if candidates > 1 else ""),
@@ -490,10 +485,8 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
     out = Path(out)
     taken: set[str] = set()
     plans = []
-    for i in range(num):
-        drawn = [rep.postprocess(primer + piece, index=i + 1)
-                 for piece in gen.pieces[i * candidates:(i + 1) * candidates]]
-        fixed, notes = _choose(drawn)
+    chosen = select_candidates(rep, [primer + piece for piece in gen.pieces], candidates=candidates)
+    for i, (fixed, notes) in enumerate(chosen):
         notes["candidates"] = candidates
         stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
         plans.append((fixed, notes, out / stem))

@@ -105,7 +105,6 @@ class TokenSampler:
     """
 
     def __init__(self, model, *, banned=(), jit: bool = True) -> None:
-
         emb = next(layer for layer in model.layers if layer.__class__.__name__ == "Embedding")
         self.embedding = tf.constant(np.asarray(emb.get_weights()[0]))
         self.layers, (w, b) = read_recurrent_weights(model)
@@ -119,7 +118,6 @@ class TokenSampler:
         self._chunk = tf.function(self._chunk_graph, reduce_retracing=True, jit_compile=jit)
 
     def _initial_state(self, num):
-
         state = []
         for layer in self.layers:
             n = CELL_STEPS[layer.kind][1]
@@ -128,7 +126,6 @@ class TokenSampler:
 
     def _step(self, tokens, state):
         """Logits ``[shape=(num, vocab)]`` after reading ``tokens`` ``[shape=(num,)]``."""
-
         x = tf.gather(self.embedding, tokens)
         new_state = []
         for layer, s in zip(self.layers, state, strict=True):
@@ -208,7 +205,6 @@ class TokenSampler:
 
     def logits(self, tokens: np.ndarray) -> np.ndarray:
         """Logits after each token of ``tokens`` ``[shape=(num, t)]``, by stepping (for checks)."""
-
         tokens = np.asarray(tokens, dtype=np.int32)
         state = self._initial_state(tokens.shape[0])
         outs = []

@@ -53,8 +53,7 @@ class RichReporter(Reporter):
     def update(self, advance: int = 1, **info: Any) -> None:
         if self._progress is None:
             return
-        text = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
-        self._progress.update(self._task, advance=advance, info=text)
+        self._progress.update(self._task, advance=advance, info=_describe(info))
 
     def finish(self, **info: Any) -> None:
         if not self.quiet and not self._bars and "val_loss" in info:
@@ -65,8 +64,7 @@ class RichReporter(Reporter):
         task = self._progress.tasks[0]
         self._progress.update(self._task, total=task.total or 1, completed=task.total or 1)
         if info:
-            shown = {k: v for k, v in info.items() if k in ("loss", "val_loss", "pieces")}
-            text = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items())
+            text = _describe({k: v for k, v in info.items() if k in ("loss", "val_loss", "pieces")})
             if info.get("improved"):
                 text += "  [green]saved[/green]"
             self._progress.update(self._task, info=text)
@@ -76,6 +74,11 @@ class RichReporter(Reporter):
     def log(self, message: str) -> None:
         if not self.quiet:
             self._console.print(message)
+
+
+def _describe(info: dict[str, Any]) -> str:
+    """``loss 1.2345  pieces 340``: the fields shown beside a progress bar."""
+    return "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
 
 
 def emit_json(obj: Any) -> None:

@@ -48,14 +48,12 @@ def sample_abc(
 ) -> None:
     """Sample ABC tunes, check every bar, write .abc/.mid/.wav files named from the titles."""
     from musegen.models import load_bundle
-    from musegen.pipeline import sample
+    from musegen.pipeline import check_sampling, sample
     from musegen.representations.abc import AbcRepresentation
 
     formats = parse_formats(format, AbcRepresentation.output_formats)
-    if num < 1:
-        from musegen.errors import UsageError
-
-        raise UsageError(f"--num must be at least 1, got {num}")
+    # refuse bad options before the model (and TensorFlow) is loaded
+    check_sampling(temperature=temperature, seed=seed, num=num, max_length=max_length, candidates=candidates)
     bundle = load_bundle(model or default_model("abc-jigs"), representation="abc")
     reporter = RichReporter(quiet=json_out)
     result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
