@@ -112,3 +112,164 @@ def sample_quality(bundle, *, samples: int, temperature: float, seed: int, max_l
         out["abc2midi_ok_rate"] = float(np.mean([abc2midi_check(t)[0] for t in written]))
         out["abc2midi_ok_rate_raw"] = float(np.mean([abc2midi_check(t)[0] for t in raw]))
     return out
+
+
+# -- midi --------------------------------------------------------------------------------------------------
+
+ROLL_STATS = ("notes_per_second", "polyphony", "pitch_range", "pitch_class_entropy", "scale_consistency",
+              "empty_beat_rate")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+class _RollBaselines:
+    """Two predictors of the next column, fitted on the training columns.
+
+    ``repeat``: the previous column again (sounding stays sounding with the
+    training rate of that, a held note keeps its velocity); ``average``: each
+    pitch's training average, whatever came before.
+    """
+
+    def __init__(self, train: np.ndarray, n: int) -> None:
+        prev, nxt = train[:-1], train[1:]
+        self.n = n
+        if train.shape[1] == n:  # linear head: velocities only
+            self.mean_vel = train.mean(axis=0)
+            return
+        ps, s = prev[:, :n] > 0.5, nxt[:, :n] > 0.5
+        self.stay = s[ps].mean() if ps.any() else 0.5  # P(sounding | sounding before)
+        self.start = s[~ps].mean() if (~ps).any() else 0.01  # P(sounding | silent before)
+        both = ps & s
+        self.restrike = (nxt[:, n:2 * n][both] > 0.5).mean() if both.any() else 0.1
+        self.p_sound = np.clip(train[:, :n].mean(axis=0), 1e-6, 1)
+        sounding = train[:, :n] > 0.5
+        self.p_onset = np.clip((train[:, n:2 * n] * sounding).sum(0) / np.maximum(1, sounding.sum(0)), 1e-3, 1 - 1e-3)
+        onsets = train[:, n:2 * n] > 0.5
+        overall = train[:, 2 * n:][onsets].mean() if onsets.any() else 0.6
+        self.onset_vel = np.where(onsets.sum(0) > 0, (train[:, 2 * n:] * onsets).sum(0) / np.maximum(1, onsets.sum(0)),
+                                  overall)
+        self.mean_vel = train[:, 2 * n:].mean(axis=0)  # expected velocity, silence counted as 0
+
+    def predict(self, kind: str, prev: np.ndarray) -> np.ndarray:
+        """Head outputs ``[shape like the model's]`` predicting each column after ``prev``."""
+        n = self.n
+        if prev.shape[1] == n:
+            return prev if kind == "repeat" else np.broadcast_to(self.mean_vel, prev.shape)
+        ps = prev[:, :n] > 0.5
+        if kind == "repeat":
+            sound = np.where(ps, self.stay, self.start)
+            onset = np.where(ps, self.restrike, 1.0)
+            vel = np.where(ps, prev[:, 2 * n:], self.onset_vel)
+        else:
+            sound = np.broadcast_to(self.p_sound, ps.shape)
+            onset = np.broadcast_to(self.p_onset, ps.shape)
+            vel = np.broadcast_to(self.onset_vel, ps.shape)
+        return np.concatenate([_logit(sound), _logit(onset), vel], axis=1)
+
+
+def _roll_scores(pred: np.ndarray, target: np.ndarray, prev: np.ndarray, n: int) -> dict[str, float]:
+    """Per column: the head's loss (and its parts) and the expected-velocity error in velocity units squared."""
+    from musegen.models import roll_loss_terms
+
+    if target.shape[1] == n:  # linear head
+        mse = float(np.mean(np.square(pred - target)))
+        return {"loss": mse, "velocity_mse": mse * 127.0 ** 2}
+    total, sound, onset, vel = roll_loss_terms(np, target, pred)
+    ps = prev[:, :n] > 0.5
+    p = 1.0 / (1.0 + np.exp(-pred[:, :n]))
+    expected = p * np.where(ps, prev[:, 2 * n:], np.clip(pred[:, 2 * n:], 0, 1)) * 127.0
+    return {"loss": float(total.mean()), "sounding_nats": float(sound.mean()), "onset_nats": float(onset.mean()),
+            "velocity_error": float(vel.mean()),
+            "velocity_mse": float(np.mean(np.square(expected - target[:, 2 * n:] * 127.0)))}
+
+
+def evaluate_midi(bundle, corpus: str | os.PathLike, *, samples: int = 8, threshold: float = 15.0,
+                  temperature: float = 0.5, seed: int = 0, beats: float = 64.0, primer_beats: float = 4.0,
+                  thresholds: tuple[float, ...] = ()) -> dict[str, Any]:
+    """Validation loss next to two baselines, and musical statistics of samples against the corpus.
+
+    ``corpus`` is read with the model's settings and split as in training
+    (the bundle's ``valid_split`` and ``seed``), so the model's own corpus
+    gives back its held-out pieces.  The losses are per column (time step):
+    the head's loss, and for every head the squared error of the expected
+    velocity (``P(sounding)`` times velocity; the study's MSE) in velocity
+    units.  Baselines: ``repeat`` (the previous column again) and
+    ``average`` (each pitch's training average).  Then ``samples`` pieces of
+    ``beats`` beats are generated at ``threshold`` (and at each of
+    ``thresholds``), and MusPy's statistics are compared with the corpus's.
+    """
+    from musegen.metrics import roll_statistics
+    from musegen.pipeline import check_sampling, generate, split_pieces
+
+    if samples < 0:
+        raise UsageError(f"--samples must be 0 or positive, got {samples}")
+    check_threshold(threshold)
+    for t in thresholds:
+        check_threshold(t)
+    check_sampling(temperature=temperature, seed=seed)
+    rep = bundle.representation
+    path = rep.resolve_corpus(corpus)
+    pieces = rep.read_corpus(path)
+    train, valid = split_pieces(pieces, valid_split=bundle.config.valid_split, seed=bundle.config.seed)
+    n = 128
+    t0 = time.perf_counter()
+    train_cols = np.concatenate([rep.encode(p) for p in train])
+    baselines = _RollBaselines(train_cols, n)
+    scores: dict[str, list[tuple[int, dict[str, float]]]] = {"model": [], "repeat": [], "average": []}
+    for piece in valid:
+        cols = rep.encode(piece)
+        if len(cols) < 2:
+            continue
+        prev, target = cols[:-1], cols[1:]
+        pred = np.asarray(bundle.model(cols[None, :-1], training=False))[0]
+        scores["model"].append((len(target), _roll_scores(pred, target, prev, n)))
+        for kind in ("repeat", "average"):
+            scores[kind].append((len(target), _roll_scores(baselines.predict(kind, prev), target, prev, n)))
+    result: dict[str, Any] = {"corpus": str(corpus), "model": str(bundle.path), "head": rep.head_kind,
+                              "pieces": len(pieces), "valid_pieces": len(valid),
+                              "valid_columns": int(sum(w for w, _ in scores["model"]))}
+    for kind, rows in scores.items():
+        weights = np.array([w for w, _ in rows], float)
+        for key in rows[0][1] if rows else ():
+            value = float(np.average([r[key] for _, r in rows], weights=weights))
+            result[f"{key}" if kind == "model" else f"{kind}_{key}"] = value
+    result["beats_both_baselines"] = bool(rows and result["loss"] < min(result["repeat_loss"], result["average_loss"]))
+    result["seconds"] = round(time.perf_counter() - t0, 3)
+    corpus_stats = [roll_statistics(p) for p in pieces]
+    result["corpus_stats"] = _mean_stats(corpus_stats)
+    result["corpus_max_polyphony"] = int(max(int((p.velocity > 0).sum(axis=0).max(initial=0)) for p in pieces))
+    if samples:
+        primer = rep.primer(bundle.path, None, beats=primer_beats)
+        steps = max(1, round(beats * rep.steps_per_beat))
+        for t in (threshold, *thresholds):
+            gen = generate(bundle, num=samples, temperature=temperature, seed=seed, max_length=steps,
+                           primer=rep.encode_primer(primer, num=samples, seed=seed), threshold=t)
+            stats = [roll_statistics(p) for p in gen.pieces]
+            key = "samples" if t == threshold else f"samples_at_{t:g}"
+            result[key] = {"threshold": t, "temperature": temperature, **_mean_stats(stats),
+                           "silent_rate": float(np.mean([s["notes"] == 0 for s in stats])),
+                           "max_polyphony": int(max(int((p.velocity > 0).sum(axis=0).max(initial=0))
+                                                    for p in gen.pieces)),
+                           "columns_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None}
+        result["samples_within_30pct"] = {
+            k: bool(abs(result["samples"][k] / result["corpus_stats"][k] - 1) <= 0.3)
+            for k in ("notes_per_second", "polyphony") if result["corpus_stats"].get(k)}
+    return result
+
+
+def _mean_stats(stats: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean of each statistic over pieces (NaN, e.g. of a silent piece, left out); notes summed."""
+    out: dict[str, float] = {"notes": int(sum(s["notes"] for s in stats))}
+    for key in ROLL_STATS:
+        vals = [s[key] for s in stats if not np.isnan(s[key])]
+        out[key] = float(np.mean(vals)) if vals else float("nan")
+    return out
+
+
+def check_threshold(threshold: float) -> None:
+    """Refuse a threshold outside 0..127 velocity units."""
+    if not (0 <= threshold <= 127):
+        raise UsageError(f"--threshold is in velocity units from 0 to 127, got {threshold}")

@@ -12,9 +12,10 @@ bodies (the notes, without the header fields).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -470,3 +471,53 @@ def longest_shared_run(sample: str, training: Sequence[str]) -> int:
         return 0
     automaton = _SuffixAutomaton([body])
     return max((automaton.longest_match(tune_body(t)) for t in training), default=0)
+
+
+# -- piano-roll statistics (as MusPy defines them) --------------------------------------------------------
+
+_MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)
+_MINOR = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)
+# the 24 major and minor scales as rows of pitch-class masks
+SCALES = np.array([np.roll(m, r) for m in (_MAJOR, _MINOR) for r in range(12)])
+
+
+def roll_statistics(roll) -> dict[str, Any]:
+    """Musical statistics of a piano roll, defined as MusPy defines them.
+
+    ``notes_per_second`` (tempo map applied), ``polyphony`` (mean number of
+    pitches sounding, over steps where at least one sounds), ``pitch_range``
+    (highest minus lowest note), ``pitch_class_entropy`` (bits, of the notes'
+    pitch classes), ``scale_consistency`` (the largest share of notes in one
+    major or minor scale), ``empty_beat_rate`` (share of beats where no note
+    sounds).  Rates are NaN for a silent roll.
+    """
+    from musegen.formats.midi import Song
+
+    notes = roll.notes()
+    sounding = roll.velocity > 0  # [shape=(128, steps)]
+    beats = roll.steps / roll.steps_per_beat
+    seconds = Song(tempos=list(roll.tempos) or [(0.0, 120.0)]).seconds(beats) if beats else 0.0
+    per_step = sounding.sum(axis=0)
+    active = per_step > 0
+    pitches = np.array([n[2] for n in notes], dtype=int)
+    out: dict[str, Any] = {
+        "notes": len(notes),
+        "beats": round(beats, 3),
+        "seconds": round(seconds, 3),
+        "notes_per_second": len(notes) / seconds if seconds else math.nan,
+        "polyphony": float(per_step[active].mean()) if active.any() else math.nan,
+        "pitch_range": int(pitches.max() - pitches.min()) if len(pitches) else 0,
+    }
+    if len(pitches):
+        counts = np.bincount(pitches % 12, minlength=12).astype(float)
+        prob = counts[counts > 0] / counts.sum()
+        out["pitch_class_entropy"] = float(-(prob * np.log2(prob)).sum())
+        out["scale_consistency"] = float((SCALES[:, pitches % 12].sum(axis=1) / len(pitches)).max())
+    else:
+        out["pitch_class_entropy"] = out["scale_consistency"] = math.nan
+    spb = roll.steps_per_beat
+    n_beats = max(1, math.ceil(roll.steps / spb))
+    padded = np.zeros(n_beats * spb, bool)
+    padded[: roll.steps] = active
+    out["empty_beat_rate"] = float((~padded.reshape(n_beats, spb).any(axis=1)).mean()) if roll.steps else math.nan
+    return out

@@ -30,9 +30,86 @@ def _softmax_head(spec: OutputSpec):
     return layer, loss
 
 
+def _linear_head(spec: OutputSpec):
+    """A linear layer of ``size`` values and mean squared error (the study's MIDI and audio heads)."""
+    from musegen import backend
+
+    keras = backend.keras()
+
+    return keras.layers.Dense(spec.size, name="output"), keras.losses.MeanSquaredError()
+
+
+def _roll_head(spec: OutputSpec):
+    """Per pitch: a "sounding" logit, an "onset" logit and a velocity: ``3 * size`` values.
+
+    The loss (:class:`RollLoss`) is binary cross-entropy on sounding, on onset
+    where a note sounds, and squared error on the velocity of new notes.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+
+    return keras.layers.Dense(3 * spec.size, name="output"), roll_loss_class()()
+
+
+_ROLL_LOSS = None
+
+
+def roll_loss_class():
+    """The :class:`RollLoss` class, built once (Keras is imported lazily) and registered for loading."""
+    global _ROLL_LOSS
+    if _ROLL_LOSS is not None:
+        return _ROLL_LOSS
+    from musegen import backend
+
+    keras = backend.keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="musegen", name="RollLoss")
+    class RollLoss(keras.losses.Loss):
+        """Nats per column for sounding and onsets, plus weighted velocity error.
+
+        Targets are encoded columns ``[sounding, onset, velocity / 127]`` (``3 * 128``);
+        predictions are ``[sounding logits, onset logits, velocity]``.
+        """
+
+        def __init__(self, velocity_weight: float = 1.0, name: str = "roll_loss", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.velocity_weight = velocity_weight
+
+        def call(self, y_true, y_pred):
+            return roll_loss_terms(ops, y_true, y_pred, self.velocity_weight)[0]
+
+        def get_config(self):
+            return {**super().get_config(), "velocity_weight": self.velocity_weight}
+
+    _ROLL_LOSS = RollLoss
+    return RollLoss
+
+
+def roll_loss_terms(ops, y_true, y_pred, velocity_weight: float = 1.0):
+    """Loss of the roll head per column: total, sounding nats, onset nats, velocity squared error.
+
+    Works on Keras ops or on NumPy through a compatible ``ops`` namespace.
+    """
+    n = y_true.shape[-1] // 3
+    sound, onset, vel = y_true[..., :n], y_true[..., n:2 * n], y_true[..., 2 * n:]
+    ls, lo, v = y_pred[..., :n], y_pred[..., n:2 * n], y_pred[..., 2 * n:]
+
+    def bce(target, logit):  # stable binary cross-entropy from logits
+        return ops.maximum(logit, 0.0) - logit * target + ops.log1p(ops.exp(-ops.abs(logit)))
+
+    sound_nats = ops.sum(bce(sound, ls), axis=-1)
+    onset_nats = ops.sum(sound * bce(onset, lo), axis=-1)
+    vel_err = ops.sum(onset * ops.square(v - vel), axis=-1)
+    return sound_nats + onset_nats + velocity_weight * vel_err, sound_nats, onset_nats, vel_err
+
+
 # head kind -> builder(spec) -> (output layer, loss); add an entry for a new head
 HEADS: dict[str, Callable[[OutputSpec], tuple[Any, Any]]] = {
-    "softmax": _softmax_head,
+    "softmax": _softmax_head,  # a class per step, sparse cross-entropy (abc)
+    "linear": _linear_head,  # values per step, mean squared error (the study's midi; audio)
+    "roll": _roll_head,  # sounding, onset and velocity per pitch (midi default)
 }
 
 
@@ -52,11 +129,14 @@ def _token_input(spec: InputSpec, config: TrainConfig):
 
 
 def _vector_input(spec: InputSpec, config: TrainConfig):
+    """Vectors per step; with ``embedding`` > 0 a dense projection (tanh) to that size comes first."""
     from musegen import backend
 
     keras = backend.keras()
 
     inputs = keras.Input(shape=(None, spec.size), dtype="float32", name="vectors")
+    if config.embedding:
+        return inputs, keras.layers.Dense(config.embedding, activation="tanh", name="projection")(inputs)
     return inputs, inputs
 
 
@@ -163,6 +243,7 @@ def load_keras(path: Path, *, compile: bool = False):
     from musegen import backend
 
     keras = backend.keras()
+    roll_loss_class()  # registered, so a roll model compiles on load
 
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)

@@ -91,10 +91,9 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     the settings, so a second run reads it back at once.
     """
     reporter = reporter or Reporter()
-    corpus = Path(corpus)
-    if not corpus.exists():
-        raise MusegenError(f"{corpus}: no such file or folder")
     rep_cls = get_representation(rep_name)
+    name = str(corpus)
+    corpus = rep_cls.resolve_corpus(corpus)
     settings = {"valid_split": config.valid_split, "seed": config.seed, "transpose": list(config.transpose),
                 "extra": config.extra}
     key = _cache_key(rep_name, corpus, settings)
@@ -103,37 +102,35 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
         try:
             cached = load_json(cache_file)
             rep = rep_cls.from_config(cached["representation"])
-            train, valid = cached["train"], cached["valid"]
+            train = [rep.load_piece(p) for p in cached["train"]]
+            valid = [rep.load_piece(p) for p in cached["valid"]]
             augmented = rep.augment(train, transpose=config.transpose)
-            return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), str(corpus),
+            return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), name,
                            cached=True)
         except (KeyError, ValueError, TypeError, MusegenError):
             pass  # a stale or broken cache entry is rebuilt
     reporter.start("Reading corpus", None)
-    pieces = rep_cls().read_corpus(corpus)
+    rep = rep_cls.from_settings(config.extra)
+    pieces = rep.read_corpus(corpus)
     reporter.finish(pieces=len(pieces))
     train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
-    rep = rep_cls()
     augmented = rep.augment(train, transpose=config.transpose) if config.transpose else train
     rep.fit(augmented)
     train_arrays, valid_arrays = _encode_all(rep, augmented, valid, reporter=reporter)
-    if use_cache and _is_jsonable(train):
+    if use_cache:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(".part")
-            tmp.write_text(json.dumps({"representation": rep.get_config(), "train": train, "valid": valid}))
+            tmp.write_text(json.dumps({"representation": rep.get_config(), "train": [rep.dump_piece(p) for p in train],
+                                       "valid": [rep.dump_piece(p) for p in valid]}))
             os.replace(tmp, cache_file)
-        except OSError:
+        except (OSError, TypeError):
             pass  # caching is an optimisation only
-    return Dataset(rep, train, valid, train_arrays, valid_arrays, str(corpus))
+    return Dataset(rep, train, valid, train_arrays, valid_arrays, name)
 
 
 def _stream_len(arrays: list[np.ndarray]) -> int:
     return int(sum(len(a) for a in arrays))
-
-
-def _is_jsonable(pieces: list[Any]) -> bool:
-    return all(isinstance(p, str) for p in pieces)
 
 
 def _encode_all(rep: Representation, train: list[Any], valid: list[Any], *,
@@ -152,11 +149,11 @@ def _encode_all(rep: Representation, train: list[Any], valid: list[Any], *,
 
 
 def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the concatenated id stream into inputs and next-id targets.
+    """Cut the concatenated stream (ids or vectors) into inputs and next-step targets.
 
     Returns
     -------
-    x, y : np.ndarray [shape=(windows, seq_len)]
+    x, y : np.ndarray [shape=(windows, seq_len) or (windows, seq_len, features)]
     """
     stream = np.concatenate(arrays)[offset:]
     n = (len(stream) - 1) // seq_len
@@ -164,8 +161,8 @@ def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) ->
         # a short corpus: one window, as long as the corpus allows
         seq_len = len(stream) - 1
         n = 1
-    x = stream[: n * seq_len].reshape(n, seq_len)
-    y = stream[1 : n * seq_len + 1].reshape(n, seq_len)
+    x = stream[: n * seq_len].reshape(n, seq_len, *stream.shape[1:])
+    y = stream[1 : n * seq_len + 1].reshape(n, seq_len, *stream.shape[1:])
     return x, y
 
 
@@ -215,8 +212,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
 
     reporter = reporter or Reporter()
     out = Path(out).absolute()
-    if not Path(corpus).exists():
-        raise MusegenError(f"{corpus}: no such file or folder")
+    get_representation(rep_name).resolve_corpus(corpus)  # a missing corpus is refused first
     if out.exists() and not (resume or force):
         raise MusegenError(f"{out} already exists (use --resume to continue training it, or --force to replace it)")
     if resume and not out.exists():
@@ -360,7 +356,7 @@ class Generated:
 
 
 def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_length: int,
-                    primer: np.ndarray, progress=None) -> Generated:
+                    primer: np.ndarray, progress=None, **_: Any) -> Generated:
     """Sample ``num`` token sequences from a bundle with a token input and a softmax head.
 
     The pieces hold what was generated after the primer (decoded), not the primer.
@@ -380,6 +376,34 @@ def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_leng
         tokens += n
         pieces.append(rep.decode(row[:n]))
     return Generated(pieces, tokens, seconds)
+
+
+def generate_vectors(bundle, *, num: int, temperature: float, seed: int, max_length: int, primer: np.ndarray,
+                     progress=None, threshold: float = 0.0, **_: Any) -> Generated:
+    """Generate ``max_length`` columns per piece from a bundle with a vector input.
+
+    ``primer`` holds one primer per piece ``[shape=(num, steps, features)]``;
+    each column is chosen by the representation's rule
+    (:data:`musegen.sampling.COLUMN_RULES`) and fed back in.
+    """
+    from musegen.sampling import VectorSampler
+
+    rep = bundle.representation
+    sampler = VectorSampler(bundle.model, rule=rep.column_rule)
+    t0 = time.perf_counter()
+    columns = sampler.generate(primer, max_length=max_length, temperature=temperature, seed=seed,
+                               threshold=threshold, progress=progress)
+    seconds = time.perf_counter() - t0
+    return Generated([rep.decode(c) for c in columns], int(columns.shape[0] * columns.shape[1]), seconds)
+
+
+# input kind -> generator; add an entry for a new input kind
+GENERATORS = {"tokens": generate_tokens, "vectors": generate_vectors}
+
+
+def generate(bundle, **kwargs: Any) -> Generated:
+    """Generate with the sampler that fits the bundle's input (see :data:`GENERATORS`)."""
+    return GENERATORS[bundle.representation.input_spec().kind](bundle, **kwargs)
 
 
 # -- evaluate -------------------------------------------------------------------------------------------
@@ -462,30 +486,34 @@ class SampleResult:
 
 def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, primer: Any,
            out: str | os.PathLike, formats: tuple[str, ...], force: bool = False, candidates: int = 1,
-           reporter: Reporter | None = None) -> SampleResult:
+           options: dict[str, Any] | None = None, reporter: Reporter | None = None) -> SampleResult:
     """Generate ``num`` pieces, check and repair each, write them under ``out``.
 
-    With ``candidates`` > 1, that many pieces are drawn (in the same batch)
-    for each one written, and the first that passes the representation's
-    checks after repair is kept (else the one with the most bars fitting).
-    Every output path is checked before anything is written, so an existing
-    file (without ``force``) stops the command with nothing written.
+    ``primer`` is what the representation's ``encode_primer`` takes (ABC
+    text; a piano roll or list of them); ``options`` go to the generator
+    (e.g. ``threshold``).  With ``candidates`` > 1, that many pieces are drawn
+    (in the same batch) for each one written, and the first that passes the
+    representation's checks after repair is kept (else the one with the most
+    bars fitting).  Every output path is checked before anything is written,
+    so an existing file (without ``force``) stops the command with nothing
+    written.
     """
     from musegen.formats.abc import sanitize_filename, unique_stem
 
     reporter = reporter or Reporter()
     check_sampling(temperature=temperature, seed=seed, num=num, max_length=max_length, candidates=candidates)
     rep = bundle.representation
-    primer_ids = rep.encode_primer(primer)
+    total = num * candidates
+    primer_array = rep.encode_primer(primer, num=total, seed=seed)
     reporter.start(f"Sampling {num} piece(s)" + (f" x {candidates} candidates" if candidates > 1 else ""),
                    max_length)
-    gen = generate_tokens(bundle, num=num * candidates, temperature=temperature, seed=seed,
-                          max_length=max_length, primer=primer_ids, progress=lambda n: reporter.update(n))
+    gen = generate(bundle, num=total, temperature=temperature, seed=seed, max_length=max_length,
+                   primer=primer_array, progress=lambda n: reporter.update(n), **(options or {}))
     reporter.finish()
     out = Path(out)
     taken: set[str] = set()
     plans = []
-    chosen = select_candidates(rep, [primer + piece for piece in gen.pieces], candidates=candidates)
+    chosen = select_candidates(rep, [rep.with_primer(primer, piece) for piece in gen.pieces], candidates=candidates)
     for i, (fixed, notes) in enumerate(chosen):
         notes["candidates"] = candidates
         stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)

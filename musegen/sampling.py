@@ -64,11 +64,7 @@ CELL_STEPS = {"lstm": (_lstm_step, 2), "gru": (_gru_step, 1)}
 
 
 def read_recurrent_weights(model) -> tuple[list[_Layer], tuple[np.ndarray, np.ndarray]]:
-    """The stacked recurrent layers of ``model`` (fused kernels) and its output layer."""
-    from musegen import backend
-
-    tf = backend.tf()
-
+    """The stacked recurrent layers of ``model`` (fused kernels) and its output layer (the last dense one)."""
     layers = []
     dense = None
     for layer in model.layers:
@@ -84,14 +80,79 @@ def read_recurrent_weights(model) -> tuple[list[_Layer], tuple[np.ndarray, np.nd
                 raise ValueError("only GRU layers with reset_after=True are supported")
             fused = tf.constant(np.concatenate([w, u], axis=0))
             layers.append(_Layer("gru", fused, tf.constant(b[0]), layer.units, tf.constant(b[1])))
-        elif isinstance(layer, keras.layers.Dense):
+        elif isinstance(layer, keras.layers.Dense) and layers:
             dense = tuple(np.asarray(v) for v in layer.get_weights())
     if not layers or dense is None:
         raise ValueError("the model has no recurrent layers or no output layer")
     return layers, dense
 
 
-class TokenSampler:
+class _Stepper:
+    """The recurrent stack and output layer of a model, stepped one column at a time."""
+
+    def __init__(self, model) -> None:
+        self.layers, (w, b) = read_recurrent_weights(model)
+        self.out_size = int(w.shape[1])
+        self.out_w, self.out_b = tf.constant(w), tf.constant(b)
+
+    def _initial_state(self, num):
+        state = []
+        for layer in self.layers:
+            n = CELL_STEPS[layer.kind][1]
+            state.append(tuple(tf.zeros([num, layer.units]) for _ in range(n)))
+        return tuple(state)
+
+    def _recurrent(self, x, state):
+        """Outputs ``[shape=(num, out)]`` of the output layer after feeding ``x`` to the stack."""
+        new_state = []
+        for layer, s in zip(self.layers, state, strict=True):
+            x, s = CELL_STEPS[layer.kind][0](layer, x, s)
+            new_state.append(s)
+        return tf.matmul(x, self.out_w) + self.out_b, tuple(new_state)
+
+    def _step_all(self, inputs: np.ndarray) -> np.ndarray:
+        """Outputs after each step of ``inputs`` ``[shape=(num, t, ...)]``, stepped in eager mode."""
+        state = self._initial_state(inputs.shape[0])
+        outs = []
+        for t in range(inputs.shape[1]):
+            o, state = self._step(tf.constant(inputs[:, t]), state)
+            outs.append(np.asarray(o))
+        return np.stack(outs, axis=1)
+
+    @staticmethod
+    def _loop_invariants(state):
+        tf.autograph.experimental.set_loop_options(
+            shape_invariants=[(state, tf.nest.map_structure(lambda _: tf.TensorShape([None, None]), state))]
+        )
+
+    def _run_chunks(self, chunk_fn, graph_fn, carry, *, max_length: int, progress=None):
+        """Call the compiled ``chunk_fn`` until ``max_length`` steps are made; return the outputs in order.
+
+        ``chunk_fn(*carry, start, steps)`` returns ``(outputs, count, *carry)``;
+        it is recompiled without XLA (``graph_fn``) where XLA is unavailable.
+        """
+        outs, made = [], 0
+        while made < max_length:
+            steps = min(CHUNK, max_length - made)
+            args = (*carry, tf.constant(made, tf.int32), tf.constant(steps, tf.int32))
+            try:
+                result = chunk_fn(*args)
+            except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.InternalError):
+                # no XLA for this device or build: the same loop, not fused
+                chunk_fn = tf.function(graph_fn, reduce_retracing=True)
+                result = chunk_fn(*args)
+            produced, count, *carry = result
+            produced = np.asarray(produced)[: int(count)]
+            outs.append(produced)
+            made += len(produced)
+            if progress is not None:
+                progress(len(produced))
+            if len(produced) < steps:  # every row ended
+                break
+        return outs, chunk_fn
+
+
+class TokenSampler(_Stepper):
     """Generate token sequences from a network with a token input and a softmax head.
 
     Parameters
@@ -105,11 +166,10 @@ class TokenSampler:
     """
 
     def __init__(self, model, *, banned=(), jit: bool = True) -> None:
+        super().__init__(model)
         emb = next(layer for layer in model.layers if layer.__class__.__name__ == "Embedding")
         self.embedding = tf.constant(np.asarray(emb.get_weights()[0]))
-        self.layers, (w, b) = read_recurrent_weights(model)
-        self.vocab_size = int(w.shape[1])
-        self.out_w, self.out_b = tf.constant(w), tf.constant(b)
+        self.vocab_size = self.out_size
         mask = np.zeros(self.vocab_size, dtype=np.float32)
         mask[list(banned)] = -np.inf
         self.mask = tf.constant(mask)
@@ -117,33 +177,19 @@ class TokenSampler:
         # XLA fuses each step's small ops: about twice as fast at batch 1 on a CPU
         self._chunk = tf.function(self._chunk_graph, reduce_retracing=True, jit_compile=jit)
 
-    def _initial_state(self, num):
-        state = []
-        for layer in self.layers:
-            n = CELL_STEPS[layer.kind][1]
-            state.append(tuple(tf.zeros([num, layer.units]) for _ in range(n)))
-        return tuple(state)
-
     def _step(self, tokens, state):
         """Logits ``[shape=(num, vocab)]`` after reading ``tokens`` ``[shape=(num,)]``."""
-        x = tf.gather(self.embedding, tokens)
-        new_state = []
-        for layer, s in zip(self.layers, state, strict=True):
-            x, s = CELL_STEPS[layer.kind][0](layer, x, s)
-            new_state.append(s)
-        return tf.matmul(x, self.out_w) + self.out_b, tuple(new_state)
+        return self._recurrent(tf.gather(self.embedding, tokens), state)
 
     def _prime_graph(self, primer, num):
         """Read the primer (all but its last token); return the last token and the state."""
         state = self._initial_state(num)
         for t in tf.range(tf.shape(primer)[0] - 1):
-            tf.autograph.experimental.set_loop_options(
-                shape_invariants=[(state, tf.nest.map_structure(lambda _: tf.TensorShape([None, None]), state))]
-            )
+            self._loop_invariants(state)
             _, state = self._step(tf.fill([num], primer[t]), state)
         return tf.fill([num], primer[-1]), state
 
-    def _chunk_graph(self, tokens, state, done, start, steps, temperature, seed, end_id):
+    def _chunk_graph(self, tokens, state, done, temperature, seed, end_id, start, steps):
         """Generate up to ``steps`` (at most ``CHUNK``) tokens from step number ``start`` on.
 
         Stops early when every row has ended.  Returns ``[shape=(CHUNK, num)]``
@@ -164,7 +210,7 @@ class TokenSampler:
             done = tf.logical_or(done, tf.equal(nxt, end_id))
             tokens = nxt
             i += 1
-        return out.stack(), i, tokens, state, done
+        return out.stack(), i, tokens, state, done, temperature, seed, end_id
 
     def generate(self, primer: np.ndarray, *, num: int, max_length: int, temperature: float,
                  seed: int, end_id: int, progress=None) -> np.ndarray:
@@ -180,35 +226,141 @@ class TokenSampler:
         """
         primer = np.asarray(primer, dtype=np.int32).ravel()
         tokens, state = self._prime(tf.constant(primer), tf.constant(num, tf.int32))
-        done = tf.zeros([num], tf.bool)
-        pieces, made = [], 0
-        temperature, seed, end_id = (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
-                                     tf.constant(end_id, tf.int32))
-        while made < max_length:
-            steps = min(CHUNK, max_length - made)
-            args = (tokens, state, done, tf.constant(made, tf.int32), tf.constant(steps, tf.int32), temperature,
-                    seed, end_id)
-            try:
-                ids, count, tokens, state, done = self._chunk(*args)
-            except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.InternalError):
-                # no XLA for this device or build: the same loop, not fused
-                self._chunk = tf.function(self._chunk_graph, reduce_retracing=True)
-                ids, count, tokens, state, done = self._chunk(*args)
-            ids = np.asarray(ids)[: int(count)].T
-            pieces.append(ids)
-            made += ids.shape[1]
-            if progress is not None:
-                progress(ids.shape[1])
-            if ids.shape[1] < steps or bool(np.all(np.asarray(done))):
-                break
-        return np.concatenate(pieces, axis=1) if pieces else np.zeros((num, 0), np.int32)
+        carry = (tokens, state, tf.zeros([num], tf.bool), tf.constant(temperature, tf.float32),
+                 tf.constant(seed, tf.int32), tf.constant(end_id, tf.int32))
+        outs, self._chunk = self._run_chunks(self._chunk, self._chunk_graph, carry, max_length=max_length,
+                                             progress=progress)
+        return np.concatenate(outs, axis=0).T if outs else np.zeros((num, 0), np.int32)
 
     def logits(self, tokens: np.ndarray) -> np.ndarray:
         """Logits after each token of ``tokens`` ``[shape=(num, t)]``, by stepping (for checks)."""
-        tokens = np.asarray(tokens, dtype=np.int32)
-        state = self._initial_state(tokens.shape[0])
-        outs = []
-        for t in range(tokens.shape[1]):
-            lg, state = self._step(tf.constant(tokens[:, t]), state)
-            outs.append(np.asarray(lg))
-        return np.stack(outs, axis=1)
+        return self._step_all(np.asarray(tokens, dtype=np.int32))
+
+
+# -- vector columns ------------------------------------------------------------------------------------
+
+
+def _logistic_noise(shape, seed, step):
+    """Logistic noise: ``sigmoid(logit + noise) > 0.5`` is a Bernoulli draw with ``p = sigmoid(logit)``."""
+    u = tf.random.stateless_uniform(shape, seed=tf.stack([seed, step]), minval=1e-7, maxval=1.0 - 1e-7)
+    return tf.math.log(u) - tf.math.log1p(-u)
+
+
+def _roll_rule(out, prev, temperature, threshold, seed, step):
+    """The next piano-roll column from a ``roll`` head: ``[sounding, onset, velocity / 127]`` per pitch.
+
+    A pitch sounds where its expected velocity, ``P(sounding) * velocity``,
+    is at least ``threshold`` (velocity units); the temperature scales
+    logistic noise added to the logits (0: deterministic, 1: as likely as a
+    Bernoulli draw).  A pitch already sounding is restruck where the onset
+    output says so; a new note takes the predicted velocity, a held one keeps
+    its own.
+    """
+    n = out.shape[1] // 3
+    noise = _logistic_noise(tf.shape(out[:, : 2 * n]), seed, step) * temperature
+    prev_sound = prev[:, :n] > 0.5
+    prev_vel = prev[:, 2 * n :]
+    new_vel = tf.clip_by_value(tf.round(out[:, 2 * n :] * 127.0), 1.0, 127.0) / 127.0
+    vel = tf.where(prev_sound, prev_vel, new_vel)
+    active = tf.sigmoid(out[:, :n] + noise[:, :n]) * vel * 127.0 >= threshold
+    restrike = out[:, n : 2 * n] + noise[:, n:] > 0.0
+    onset = tf.logical_and(active, tf.logical_or(tf.logical_not(prev_sound), restrike))
+    velocity = tf.where(onset, new_vel, prev_vel) * tf.cast(active, tf.float32)
+    return tf.concat([tf.cast(active, tf.float32), tf.cast(onset, tf.float32), velocity], axis=1)
+
+
+VELOCITY_NOISE = 16.0  # velocity units of noise per unit of temperature, for the study's linear head
+
+
+def _velocity_rule(out, prev, temperature, threshold, seed, step):
+    """The study's rule: a pitch sounds where its predicted velocity (plus noise) is at least ``threshold``."""
+    noise = tf.random.stateless_normal(tf.shape(out), seed=tf.stack([seed, step])) * temperature * VELOCITY_NOISE
+    vel = out * 127.0 + noise
+    active = vel >= threshold
+    return tf.where(active, tf.clip_by_value(tf.round(vel), 1.0, 127.0) / 127.0, 0.0)
+
+
+def _gaussian_rule(out, prev, temperature, threshold, seed, step):
+    """Regression output plus Gaussian noise of standard deviation ``temperature`` (normalised units)."""
+    return out + tf.random.stateless_normal(tf.shape(out), seed=tf.stack([seed, step])) * temperature
+
+
+# rule name -> fn(output, previous column, temperature, threshold, seed, step) -> next column; add an entry here
+COLUMN_RULES = {"roll": _roll_rule, "velocity": _velocity_rule, "gaussian": _gaussian_rule}
+
+
+class VectorSampler(_Stepper):
+    """Generate columns from a network with a ``vectors`` input: each chosen column is fed back in.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built by :func:`musegen.models.build_model` with a ``vectors`` input
+        (optionally a dense ``projection`` before the recurrent layers).
+    rule : str
+        A key of :data:`COLUMN_RULES`: how a column is chosen from the output.
+    jit : bool
+        Compile the sampling loop with XLA (falls back to a plain graph).
+    """
+
+    def __init__(self, model, *, rule: str, jit: bool = True) -> None:
+        super().__init__(model)
+        self.projection = None
+        for layer in model.layers:
+            if layer.name == "projection":
+                w, b = (tf.constant(np.asarray(v)) for v in layer.get_weights())
+                self.projection = (w, b)
+        self.rule = COLUMN_RULES[rule]
+        self._prime = tf.function(self._prime_graph, reduce_retracing=True)
+        self._chunk = tf.function(self._chunk_graph, reduce_retracing=True, jit_compile=jit)
+
+    def _step(self, column, state):
+        x = column
+        if self.projection is not None:
+            x = tf.tanh(tf.matmul(x, self.projection[0]) + self.projection[1])
+        return self._recurrent(x, state)
+
+    def _prime_graph(self, primer):
+        """Read ``primer`` ``[shape=(steps, num, features)]`` but its last column; return it and the state."""
+        state = self._initial_state(tf.shape(primer)[1])
+        for t in tf.range(tf.shape(primer)[0] - 1):
+            self._loop_invariants(state)
+            _, state = self._step(primer[t], state)
+        return primer[-1], state
+
+    def _chunk_graph(self, column, state, temperature, threshold, seed, start, steps):
+        out = tf.TensorArray(tf.float32, size=CHUNK, element_shape=column.shape)
+        i = tf.constant(0)
+        while i < steps:
+            o, state = self._step(column, state)
+            column = self.rule(o, column, temperature, threshold, seed, start + i)
+            out = out.write(i, column)
+            i += 1
+        return out.stack(), i, column, state, temperature, threshold, seed
+
+    def generate(self, primer: np.ndarray, *, max_length: int, temperature: float, seed: int,
+                 threshold: float = 0.0, progress=None) -> np.ndarray:
+        """Generate ``max_length`` columns after each row's primer.
+
+        Parameters
+        ----------
+        primer : np.ndarray [shape=(num, steps, features)]
+            One primer per piece (at least one column each).
+
+        Returns
+        -------
+        np.ndarray [shape=(num, max_length, features)]
+        """
+        primer = np.asarray(primer, dtype=np.float32)
+        column, state = self._prime(tf.constant(np.transpose(primer, (1, 0, 2))))
+        carry = (column, state, tf.constant(temperature, tf.float32), tf.constant(threshold, tf.float32),
+                 tf.constant(seed, tf.int32))
+        outs, self._chunk = self._run_chunks(self._chunk, self._chunk_graph, carry, max_length=max_length,
+                                             progress=progress)
+        if not outs:
+            return np.zeros((primer.shape[0], 0, primer.shape[2]), np.float32)
+        return np.transpose(np.concatenate(outs, axis=0), (1, 0, 2))
+
+    def outputs(self, columns: np.ndarray) -> np.ndarray:
+        """Outputs after each column of ``columns`` ``[shape=(num, t, features)]``, by stepping (for checks)."""
+        return self._step_all(np.asarray(columns, dtype=np.float32))

@@ -37,3 +37,40 @@ def evaluate_abc(
     out = console(stderr=False)
     for k, v in result.items():
         out.print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
+
+
+@app.command("midi")
+def evaluate_midi(
+    corpus: Annotated[str, typer.Argument(
+        help="The corpus (split as in training: its held-out part is scored), e.g. corpora/jigs or music21:bach.")],
+    model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: models/midi-jigs].")] = None,
+    samples: Annotated[int, typer.Option(help="Pieces generated to compare with the corpus (0: none).")] = 8,
+    threshold: Annotated[float, typer.Option(help="Threshold of the samples (velocity units).")] = 15.0,
+    temperature: Annotated[float, typer.Option(help="Temperature of the samples.")] = 0.5,
+    beats: Annotated[float, typer.Option(help="Beats per sample.")] = 64.0,
+    seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
+    json_out: Json = False,
+) -> None:
+    """Loss per column next to two baselines (repeat the last column; each pitch's average); sample statistics."""
+    from musegen.evaluation import evaluate_midi as run
+    from musegen.models import load_bundle
+
+    if not beats > 0:
+        from musegen.errors import UsageError
+
+        raise UsageError(f"--beats must be positive, got {beats}")
+    bundle = load_bundle(model or default_model("midi-jigs"), representation="midi")
+    result = run(bundle, corpus, samples=samples, threshold=threshold, temperature=temperature, seed=seed,
+                 beats=beats)
+    if json_out:
+        emit_json(result)
+        return
+    from musegen.cli.common import console
+
+    out = console(stderr=False)
+    for k, v in result.items():
+        if isinstance(v, dict):
+            out.print(f"{k:>24}: " + ", ".join(f"{a} {b:.3f}" if isinstance(b, float) else f"{a} {b}"
+                                               for a, b in v.items()))
+        else:
+            out.print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")

@@ -24,13 +24,23 @@ def prepare_abc(
     json_out: Json = False,
 ) -> None:
     """Prepare ABC tunes: split by tune, build the character vocabulary, cache."""
+    _prepare("abc", str(corpus), preset=preset, extra={}, json_out=json_out, overrides=dict(
+        valid_split=valid_split, seed=seed, transpose=transpose))
+
+
+def _prepare(rep_name: str, corpus: str, *, preset: str, extra: dict, overrides: dict, json_out: bool) -> None:
+    """Resolve the settings, prepare, print the summary: the body of every `prepare` command."""
     from musegen.cli.train import parse_transpose
     from musegen.pipeline import prepare, resolve_config
 
-    config, _ = resolve_config("abc", preset=preset, overrides=dict(
-        valid_split=valid_split, seed=seed, transpose=parse_transpose(transpose) if transpose is not None else None))
-    data = prepare("abc", corpus, config=config, reporter=RichReporter(quiet=json_out))
-    summary = {**data.summary(), "vocabulary": len(data.representation.vocab)}
+    transpose = overrides.pop("transpose")
+    config, _ = resolve_config(rep_name, preset=preset, overrides=dict(
+        **overrides, transpose=parse_transpose(transpose) if transpose is not None else None))
+    if extra:
+        config = config.replace(extra={**config.extra, **extra})
+    data = prepare(rep_name, corpus, config=config, reporter=RichReporter(quiet=json_out))
+    rep = data.representation
+    summary = {**data.summary(), **rep.describe()}
     if json_out:
         emit_json(summary)
     else:
@@ -39,3 +49,21 @@ def prepare_abc(
         out = console(stderr=False)
         for k, v in summary.items():
             out.print(f"{k:>15}: {v}")
+
+@app.command("midi")
+def prepare_midi(
+    corpus: Annotated[str, typer.Argument(
+        help="A MIDI file, a folder of .mid/.midi/.abc files, or music21:bach.")],
+    preset: Annotated[str, typer.Option(help="Take the split, head and augmentation settings of this preset.")] = "default",
+    steps_per_beat: Annotated[Optional[int], typer.Option(help="Columns per quarter-note beat.", show_default="4")] = None,
+    drums: Annotated[Optional[bool], typer.Option("--drums/--no-drums", help="Keep channel 10 (drums).",
+                                                  show_default="no drums")] = None,
+    valid_split: Annotated[Optional[float], typer.Option(help="Share of pieces held out for validation.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the train/validation split.")] = None,
+    transpose: Annotated[Optional[str], typer.Option(help="Semitone shifts added as augmentation ('-2,2').")] = None,
+    json_out: Json = False,
+) -> None:
+    """Prepare a MIDI corpus: piano rolls on a grid in beats, split by piece, cached."""
+    extra = {k: v for k, v in {"steps_per_beat": steps_per_beat, "drums": drums}.items() if v is not None}
+    _prepare("midi", corpus, preset=preset, extra=extra, json_out=json_out, overrides=dict(
+        valid_split=valid_split, seed=seed, transpose=transpose))

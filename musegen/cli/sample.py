@@ -77,3 +77,89 @@ def sample_abc(
             files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
         table.add_row(p["title"], f"{p['bars_fitting']}/{p['bars']}", str(len(p["repairs"])), files)
     console(stderr=False).print(table)
+
+
+def length_in_beats(*, steps: int | None, beats: float | None, seconds: float | None, bpm: float,
+                    steps_per_beat: int) -> int:
+    """The number of columns asked for by exactly one of ``--steps``, ``--beats`` or ``--seconds``."""
+    from musegen.errors import UsageError
+
+    given = [(n, v) for n, v in (("--steps", steps), ("--beats", beats), ("--seconds", seconds)) if v is not None]
+    if len(given) > 1:
+        raise UsageError(f"give one of --steps, --beats and --seconds, not {' and '.join(n for n, _ in given)}")
+    name, value = given[0] if given else ("--beats", 64.0)
+    if not value > 0:
+        raise UsageError(f"{name} must be positive, got {value}")
+    if name == "--steps":
+        return int(value)
+    if name == "--seconds":
+        value = value * bpm / 60.0
+    return max(1, round(value * steps_per_beat))
+
+
+@app.command("midi")
+def sample_midi(
+    model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: the shipped models/midi-jigs].")] = None,
+    threshold: Annotated[float, typer.Option(
+        help="A note sounds where its predicted velocity is at least this (velocity units, 0-127).")] = 15.0,
+    steps: Annotated[Optional[int], typer.Option(help="Columns to generate.")] = None,
+    beats: Annotated[Optional[float], typer.Option(help="Beats to generate [default: 64].")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Seconds to generate (at --bpm).")] = None,
+    num: Annotated[int, typer.Option(help="Number of pieces.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same music.")] = 0,
+    temperature: Annotated[float, typer.Option(
+        help="Noise added to the network's decisions (0: deterministic, 1: as likely as the network says).")] = 0.5,
+    primer: Annotated[Optional[Path], typer.Option(
+        help="A MIDI (or ABC) file whose first beats start every piece [default: a random training excerpt each].")] = None,
+    primer_beats: Annotated[float, typer.Option(help="Beats of the primer read before generating.")] = 4.0,
+    bpm: Annotated[Optional[float], typer.Option(
+        help="Tempo of the pieces written [default: the primer's, else the corpus's usual tempo].")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
+    format: Annotated[str, typer.Option(help="Comma-separated: mid, png, wav, npz.")] = "mid,png",
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
+    """Sample piano-roll pieces: each column thresholded and fed back in; write .mid with a .png picture."""
+    from musegen.errors import UsageError
+    from musegen.evaluation import check_threshold
+    from musegen.models import load_bundle
+    from musegen.pipeline import check_sampling, sample
+    from musegen.representations.midi import MidiRepresentation
+
+    formats = parse_formats(format, MidiRepresentation.output_formats)
+    check_threshold(threshold)
+    if not primer_beats > 0:
+        raise UsageError(f"--primer-beats must be positive, got {primer_beats}")
+    if bpm is not None and not 10 <= bpm <= 400:
+        raise UsageError(f"--bpm must be between 10 and 400, got {bpm}")
+    check_sampling(temperature=temperature, seed=seed, num=num)
+    if primer is not None and not primer.is_file():
+        raise UsageError(f"--primer {primer}: no such file")
+    length_in_beats(steps=steps, beats=beats, seconds=seconds, bpm=bpm or 120.0, steps_per_beat=1)  # refuse early
+    bundle = load_bundle(model or default_model("midi-jigs"), representation="midi")
+    rep = bundle.representation
+    primer_spec = rep.primer(bundle.path, primer, beats=primer_beats)
+    if bpm is not None:
+        rep.bpm = bpm
+    max_length = length_in_beats(steps=steps, beats=beats, seconds=seconds, bpm=rep.bpm,
+                                 steps_per_beat=rep.steps_per_beat)
+    reporter = RichReporter(quiet=json_out)
+    result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length, primer=primer_spec,
+                    out=out, formats=formats, force=force, options={"threshold": threshold}, reporter=reporter)
+    if json_out:
+        emit_json(result.to_json())
+        return
+    from rich.table import Table
+
+    from musegen.cli.common import console
+
+    table = Table(title=f"{len(result.pieces)} piece(s): {result.tokens} columns in {result.seconds:.2f} s "
+                        f"(threshold {threshold:g}, temperature {temperature:g})")
+    for col in ("piece", "notes", "notes/s", "polyphony", "files"):
+        table.add_column(col)
+    for p in result.pieces:
+        files = ", ".join(Path(f).name for f in p["files"])
+        if p["skipped"]:
+            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
+        table.add_row(p["title"], str(p["notes"]), f"{p['notes_per_second']:.2f}", f"{p['polyphony']:.2f}", files)
+    console(stderr=False).print(table)

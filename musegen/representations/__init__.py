@@ -9,9 +9,11 @@ from __future__ import annotations
 from musegen.errors import UsageError
 from musegen.representations.abc import AbcRepresentation
 from musegen.representations.base import InputSpec, OutputSpec, Representation
+from musegen.representations.midi import MidiRepresentation
 
 REPRESENTATIONS: dict[str, type[Representation]] = {
     AbcRepresentation.name: AbcRepresentation,
+    MidiRepresentation.name: MidiRepresentation,
     # add an entry here
 }
 

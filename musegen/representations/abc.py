@@ -88,6 +88,9 @@ class AbcRepresentation(Representation):
             self._index = {c: i for i, c in enumerate(self.vocab)}
         return self._index
 
+    def describe(self) -> dict[str, Any]:
+        return {"vocabulary": len(self.vocab)}
+
     def encode(self, piece: str) -> np.ndarray:
         """``[shape=(len(piece) + 2,)]`` ids: start marker, characters, end marker."""
         index = self.index
@@ -105,7 +108,7 @@ class AbcRepresentation(Representation):
                 chars.append(self.vocab[i])
         return "".join(chars)
 
-    def encode_primer(self, text: str) -> np.ndarray:
+    def encode_primer(self, text: str, **_: Any) -> np.ndarray:
         """Ids of a primer: the start marker and the primer's characters (no end marker)."""
         index = self.index
         return np.asarray([START_ID] + [index.get(c, UNK_ID) for c in text], dtype=np.int32)
@@ -141,6 +144,10 @@ class AbcRepresentation(Representation):
 
     def title(self, piece: str) -> str:
         return abcfmt.tune_title(piece)
+
+    def with_primer(self, primer: str, piece: str) -> str:
+        """A tune is its primer (e.g. ``X:``) then what was generated."""
+        return primer + piece
 
     def write(self, piece: str, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
         from musegen.formats import write_tune

@@ -43,9 +43,36 @@ class Representation(ABC):
     default_preset: ClassVar[str] = "default"
     end_id: ClassVar[int] = -1  # token representations: the id that ends a piece
 
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> Representation:
+        """A fresh representation with the user's settings (``TrainConfig.extra``), before fitting."""
+        return cls()
+
+    @classmethod
+    def resolve_corpus(cls, corpus: str | os.PathLike) -> Path:
+        """The file or folder a corpus name stands for (e.g. a bundled corpus written to a cache)."""
+        from musegen.errors import MusegenError
+
+        path = Path(corpus)
+        if not path.exists():
+            raise MusegenError(f"{corpus}: no such file or folder")
+        return path
+
     @abstractmethod
     def read_corpus(self, path: str | os.PathLike) -> list[Any]:
         """Read every piece at ``path`` (a file or a folder)."""
+
+    def describe(self) -> dict[str, Any]:
+        """What ``musegen prepare`` prints about the fitted representation."""
+        return {}
+
+    def dump_piece(self, piece: Any) -> Any:
+        """A piece as JSON-able data, for the prepared-corpus cache (default: the piece itself)."""
+        return piece
+
+    def load_piece(self, data: Any) -> Any:
+        """The inverse of :meth:`dump_piece`."""
+        return data
 
     @abstractmethod
     def fit(self, pieces: list[Any]) -> None:
@@ -101,3 +128,13 @@ class Representation(ABC):
     def banned_ids(self) -> list[int]:
         """Token ids never sampled (token representations only)."""
         return []
+
+    column_rule: ClassVar[str] = ""  # vector representations: a key of musegen.sampling.COLUMN_RULES
+
+    def encode_primer(self, primer: Any, *, num: int, seed: int) -> np.ndarray:
+        """The array the sampler starts from: ids (shared by every piece) or ``[shape=(num, steps, features)]``."""
+        raise NotImplementedError
+
+    def with_primer(self, primer: Any, piece: Any) -> Any:
+        """The piece as written: the generated part, or the primer then it (default: generated part only)."""
+        return piece
