@@ -15,18 +15,29 @@ def convert(
     dst: Annotated[Path, typer.Argument(metavar="OUT", help="Output file, or a folder with --all.")],
     tune: Annotated[Optional[int], typer.Option(help="Which tune of a multi-tune ABC file (1 = the first).")] = None,
     all_tunes: Annotated[bool, typer.Option("--all", help="Convert every tune into the folder OUT.")] = False,
-    to: Annotated[Optional[str], typer.Option(help="Output format for --all (mid, wav, musicxml, abc).")] = None,
+    to: Annotated[Optional[str], typer.Option(
+        help="Output format for --all (mid, wav, musicxml, abc, npz, png).")] = None,
     no_chords: Annotated[bool, typer.Option("--no-chords", help="Leave out the chord accompaniment.")] = False,
     soundfont: Annotated[Optional[Path], typer.Option(help="SoundFont (.sf2) for WAV output (uses fluidsynth).")] = None,
     synth: Annotated[str, typer.Option(help="WAV synthesizer: auto, builtin or fluidsynth.")] = "auto",
     sample_rate: Annotated[int, typer.Option(help="WAV sample rate.")] = 44100,
+    steps_per_beat: Annotated[int, typer.Option(
+        help="Piano-roll steps per quarter-note beat (1..96; 12 keeps triplets).")] = 4,
+    drums: Annotated[bool, typer.Option("--drums", help="Keep the drum channel in piano rolls.")] = False,
     force: Force = False,
     json_out: Json = False,
 ) -> None:
-    """Convert IN to OUT: abc->mid, abc->musicxml, abc->wav, mid->wav."""
+    """Convert IN to OUT, the formats picked from the suffixes.
+
+    abc->abc (one tune), abc->mid, abc->musicxml, abc->wav, abc->npz, abc->png,
+    mid->wav, mid->npz (piano roll), mid->png (piano-roll picture), wav->npz
+    (audio frames), and from an .npz: a piano roll ->mid, ->png, ->wav; audio
+    frames ->png (spectrogram), ->wav.
+    """
     from musegen.errors import UsageError
     from musegen.formats import ConvertOptions
     from musegen.formats import convert as run
+    from musegen.formats.pianoroll import check_steps_per_beat
 
     if tune is not None and all_tunes:
         raise UsageError("give either --tune or --all, not both")
@@ -36,8 +47,10 @@ def convert(
         raise UsageError(f"--sample-rate must be between 8000 and 192000, got {sample_rate}")
     if synth not in ("auto", "builtin", "fluidsynth"):
         raise UsageError(f"--synth must be auto, builtin or fluidsynth, got {synth!r}")
+    check_steps_per_beat(steps_per_beat)
     options = ConvertOptions(tune=tune, all_tunes=all_tunes, to=to, chords=not no_chords, soundfont=soundfont,
-                             synth=synth, sample_rate=sample_rate, force=force)
+                             synth=synth, sample_rate=sample_rate, force=force, steps_per_beat=steps_per_beat,
+                             drums=drums)
     report = run(src, dst, options=options)
     if json_out:
         emit_json({"files": [str(f) for f in report.files], "report": report.notes})

@@ -23,6 +23,8 @@ SUFFIXES: dict[str, str] = {
     ".xml": "musicxml",
     ".mxl": "musicxml",
     ".wav": "wav",
+    ".npz": "npz",  # arrays: a piano roll (kind "pianoroll") or audio frames (kind "frames")
+    ".png": "png",
 }
 
 
@@ -48,6 +50,8 @@ class ConvertOptions:
     synth: str = "auto"
     sample_rate: int = 44100
     force: bool = False
+    steps_per_beat: int = 4  # piano-roll grid (12 keeps triplets)
+    drums: bool = False  # keep the drum channel in piano rolls
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +59,108 @@ class ConvertOptions:
 class ConvertReport:
     files: list[Path]
     notes: list[str]
+
+
+# -- piano rolls ------------------------------------------------------------------------------------------
+
+
+def _write_roll_npz(roll, dst: Path, options: ConvertOptions) -> None:
+    from musegen.formats.pianoroll import write_roll
+
+    write_roll(roll, dst, force=options.force)
+
+
+def _write_roll_mid(roll, dst: Path, options: ConvertOptions) -> None:
+    from musegen.formats.pianoroll import roll_to_midi
+
+    roll_to_midi(roll, dst, force=options.force)
+
+
+def _write_roll_png(roll, dst: Path, options: ConvertOptions) -> None:
+    from musegen.formats.pictures import draw_roll
+
+    draw_roll(roll, dst, force=options.force)
+
+
+def _write_roll_wav(roll, dst: Path, options: ConvertOptions) -> None:
+    from musegen.formats.pianoroll import roll_to_song
+    from musegen.formats.synth import song_to_wav
+
+    song_to_wav(roll_to_song(roll), dst, soundfont=options.soundfont, synth=options.synth,
+                sample_rate=options.sample_rate, force=options.force)
+
+
+# piano-roll writer per output format; add an entry for a new format
+ROLL_WRITERS: dict[str, Callable[[Any, Path, ConvertOptions], None]] = {
+    "npz": _write_roll_npz,
+    "mid": _write_roll_mid,
+    "png": _write_roll_png,
+    "wav": _write_roll_wav,
+}
+
+
+def _read_mid_roll(src: Path, options: ConvertOptions):
+    from musegen.formats.pianoroll import midi_to_roll
+
+    return midi_to_roll(src, steps_per_beat=options.steps_per_beat, drums=options.drums)
+
+
+def _read_npz_roll(src: Path, options: ConvertOptions):
+    from musegen.formats.pianoroll import read_roll
+
+    return read_roll(src)
+
+
+def _via_roll(read: Callable[[Path, ConvertOptions], Any], fmt: str
+              ) -> Callable[[Path, Path, ConvertOptions], ConvertReport]:
+    """A converter that reads a piano roll with ``read`` and writes it with ``ROLL_WRITERS[fmt]``."""
+    def convert_roll(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+        ROLL_WRITERS[fmt](read(src, options), dst, options)
+        return ConvertReport([dst], [])
+
+    return convert_roll
+
+
+def _wav_to_frames(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+    from musegen.formats.audio import wav_to_frames_npz
+
+    wav_to_frames_npz(src, dst, force=options.force)
+    return ConvertReport([dst], [])
+
+
+def _frames_to_png(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+    from musegen.formats.audio import draw_spectrogram_npz
+
+    draw_spectrogram_npz(src, dst, force=options.force)
+    return ConvertReport([dst], [])
+
+
+def _frames_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+    from musegen.formats.audio import frames_npz_to_wav
+
+    frames_npz_to_wav(src, dst, force=options.force)
+    return ConvertReport([dst], [])
+
+
+# .npz kind -> {destination format: converter}; add an entry here for a new kind of .npz or a new output
+NPZ_CONVERTERS: dict[str, dict[str, Callable[[Path, Path, ConvertOptions], ConvertReport]]] = {
+    "pianoroll": {fmt: _via_roll(_read_npz_roll, fmt) for fmt in ("mid", "png", "wav")},
+    "frames": {"png": _frames_to_png, "wav": _frames_to_wav},
+}
+
+
+def _from_npz(fmt: str) -> Callable[[Path, Path, ConvertOptions], ConvertReport]:
+    def convert_npz(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+        from musegen.formats.pianoroll import npz_kind
+
+        kind = npz_kind(src)
+        converters = NPZ_CONVERTERS.get(kind, {})
+        if fmt not in converters:
+            can = ", ".join(f"{k}->{f}" for k, fs in NPZ_CONVERTERS.items() for f in fs)
+            raise UsageError(f"{src}: cannot convert an .npz of kind {kind!r} to {fmt}; supported: {can}")
+        return converters[fmt](src, dst, options)
+
+    return convert_npz
 
 
 # -- ABC sources ------------------------------------------------------------------------------------------
@@ -105,12 +211,28 @@ def _abc_to_wav(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
     return report
 
 
+def _abc_via_roll(fmt: str) -> Callable[[str, Path, ConvertOptions], list[str]]:
+    """A tune writer that plays the tune into a piano roll and writes it with ``ROLL_WRITERS[fmt]``."""
+    def write(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
+        from musegen.formats.abcparse import abc_to_song
+        from musegen.formats.pianoroll import song_to_roll
+
+        song, report = abc_to_song(tune, chords=options.chords)
+        roll = song_to_roll(song, steps_per_beat=options.steps_per_beat, drums=options.drums)
+        ROLL_WRITERS[fmt](roll, dst, options)
+        return report
+
+    return write
+
+
 # tune writer per output format (ABC text in); add an entry for a new format
 TUNE_WRITERS: dict[str, Callable[[str, Path, ConvertOptions], list[str]]] = {
     "abc": _abc_to_abc,
     "mid": _abc_to_mid,
     "musicxml": _abc_to_musicxml,
     "wav": _abc_to_wav,
+    "npz": _abc_via_roll("npz"),  # piano roll
+    "png": _abc_via_roll("png"),  # piano-roll picture
 }
 
 
@@ -167,7 +289,15 @@ CONVERTERS: dict[tuple[str, str], Callable[[Path, Path, ConvertOptions], Convert
     ("abc", "mid"): _from_abc("mid"),
     ("abc", "musicxml"): _from_abc("musicxml"),
     ("abc", "wav"): _from_abc("wav"),
+    ("abc", "npz"): _from_abc("npz"),  # piano roll
+    ("abc", "png"): _from_abc("png"),  # piano-roll picture
     ("mid", "wav"): _mid_to_wav,
+    ("wav", "npz"): _wav_to_frames,  # audio frames (kind "frames")
+    ("mid", "npz"): _via_roll(_read_mid_roll, "npz"),
+    ("mid", "png"): _via_roll(_read_mid_roll, "png"),
+    ("npz", "mid"): _from_npz("mid"),  # the .npz kind picks the converter: see NPZ_CONVERTERS
+    ("npz", "png"): _from_npz("png"),
+    ("npz", "wav"): _from_npz("wav"),
 }
 
 

@@ -1,0 +1,117 @@
+"""Pictures of music as PNG files (matplotlib, Agg backend, imported lazily)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from musegen.fileio import atomic_path, check_writable
+from musegen.formats.pianoroll import Roll
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+MAX_GRID_LINES = 400  # beyond this many beat lines, only bar lines are drawn
+
+
+def note_name(pitch: int) -> str:
+    """Scientific pitch name of a MIDI pitch: 60 -> "C4", 61 -> "C#4"."""
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def grid_lines(meters: list[tuple[float, int, int]], end: float) -> tuple[list[float], list[float]]:
+    """Bar and beat positions (in quarter-note beats) up to ``end`` from a meter map.
+
+    Parameters
+    ----------
+    meters : list of (beat, numerator, denominator)
+        Sorted by beat; each meter starts a new bar.
+    end : float
+        Last beat to mark.
+
+    Returns
+    -------
+    (bars, beats) : two lists of float
+        Bar starts, and the meter's beats that are not bar starts.
+    """
+    meters = meters or [(0.0, 4, 4)]
+    bars: list[float] = []
+    beats: list[float] = []
+    bounds = [b for b, *_ in meters[1:]] + [end + 1e-9]
+    for (start, num, den), stop in zip(meters, bounds):
+        unit = 4.0 / den  # one beat of the meter, in quarter notes
+        bar = num * unit
+        if bar <= 0:
+            continue
+        for pos in np.arange(start, min(stop, end + 1e-9), unit):
+            (bars if abs((pos - start) / bar - round((pos - start) / bar)) < 1e-6 else beats).append(float(pos))
+    return bars, beats
+
+
+def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title: str | None = None) -> Path:
+    """Draw ``roll`` as a PNG picture, atomically.
+
+    Pitch (the range used plus a margin, labelled with note names) against
+    time in beats; bar lines and beat lines from the meters; velocity as
+    colour with a colour bar; each onset as a dark left edge, so repeated
+    notes stay apart.
+
+    Parameters
+    ----------
+    roll : Roll
+        velocity [shape=(128, T)] and onset [shape=(128, T)].
+    path : path-like
+        The PNG file to write.
+    force : bool
+        Replace an existing file.
+    title : str, optional
+        Default: the roll's title.
+    """
+    check_writable(path, force=force)  # fail before drawing
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    spb = roll.steps_per_beat
+    used = np.flatnonzero(roll.velocity.any(axis=1))
+    lo, hi = (int(used[0]), int(used[-1])) if used.size else (60, 72)
+    lo, hi = max(0, lo - 2), min(127, hi + 2)
+    if hi - lo < 12:  # at least an octave, so the picture keeps a sensible shape
+        lo = max(0, min(lo, hi - 12))
+        hi = min(127, lo + 12)
+    end = max(roll.beats, 1.0)
+
+    fig = Figure(figsize=(float(np.clip(3 + end * 0.08, 8, 30)), float(np.clip(2 + (hi - lo) * 0.1, 3.5, 10))),
+                 dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    rows = np.ma.masked_equal(roll.velocity[lo:hi + 1].astype(np.float32), 0)
+    if not roll.steps:  # an empty roll: one silent step
+        rows = np.ma.masked_all((hi - lo + 1, 1), dtype=np.float32)
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
+    image = ax.imshow(rows, cmap=cmap, vmin=1, vmax=127, origin="lower", aspect="auto", interpolation="nearest",
+                      extent=(0, max(roll.steps, 1) / spb, lo - 0.5, hi + 0.5))
+    fig.colorbar(image, ax=ax, label="velocity", pad=0.01)
+
+    bars, beats = grid_lines(roll.meters, end)
+    if len(beats) <= MAX_GRID_LINES:
+        ax.vlines(beats, lo - 0.5, hi + 0.5, colors="0.88", linewidth=0.5, zorder=0.5)
+    ax.vlines(bars, lo - 0.5, hi + 0.5, colors="0.6", linewidth=0.8, zorder=0.6)
+    pitch, step = np.nonzero(roll.onset[lo:hi + 1])
+    x = step / spb
+    y = pitch + lo
+    edges = np.stack([np.column_stack([x, y - 0.45]), np.column_stack([x, y + 0.45])], axis=1)
+    ax.add_collection(LineCollection(edges, colors="black", linewidths=1.2, zorder=3))
+
+    ticks = [p for p in range(lo, hi + 1) if hi - lo <= 24 or p % 12 == 0]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_ylim(lo - 0.5, hi + 0.5)
+    ax.set_xlim(0, end)
+    ax.set_xlabel("time (quarter-note beats)")
+    ax.set_ylabel("pitch")
+    ax.set_title(roll.title if title is None else title)
+    with atomic_path(path, force=force) as tmp:
+        fig.savefig(tmp, format="png")
+    return Path(path)
