@@ -273,3 +273,100 @@ def check_threshold(threshold: float) -> None:
     """Refuse a threshold outside 0..127 velocity units."""
     if not (0 <= threshold <= 127):
         raise UsageError(f"--threshold is in velocity units from 0 to 127, got {threshold}")
+
+
+# -- audio -------------------------------------------------------------------------------------------------
+
+
+def _frame_scores(pred: np.ndarray, target: np.ndarray, head: str) -> dict[str, float]:
+    """Per frame: the head's loss (Gaussian nats per value, or L2) and the squared error of the mean."""
+    from musegen.models import gaussian_nll
+
+    n = target.shape[1]
+    mse = float(np.mean(np.square(pred[:, :n] - target)))
+    if head == "gaussian":
+        return {"loss": float(np.mean(gaussian_nll(np, target, pred))), "mse": mse}
+    return {"loss": mse, "mse": mse}
+
+
+def evaluate_audio(bundle, corpus: str | os.PathLike, *, samples: int = 4, seconds: float = 10.0,
+                   temperature: float = 1.0, seed: int = 0) -> dict[str, Any]:
+    """Validation loss next to two baselines, and the sound of samples against the corpus.
+
+    ``corpus`` is read with the model's settings and split as in training, so
+    the model's own corpus gives back its held-out pieces.  Losses are per
+    value of the normalised frames: the head's loss (Gaussian nats, or the
+    study's L2) and the mean squared error of the predicted mean.  Baselines:
+    ``repeat`` (the last frame again, with the training variance of a frame's
+    change) and ``mean`` (the training mean frame, unit variance).  Samples:
+    spectral flatness and log-spectral distance to the held-out audio, both
+    measured on the band the model generates, beside white noise in that band.
+    """
+    from musegen.formats.audio import log_spectral_distance, spectral_flatness
+    from musegen.pipeline import check_sampling, generate, split_pieces
+
+    if samples < 0:
+        raise UsageError(f"--samples must be 0 or positive, got {samples}")
+    if not seconds > 0:
+        raise UsageError(f"--seconds must be positive, got {seconds}")
+    check_sampling(temperature=temperature, seed=seed)
+    rep = bundle.representation
+    pieces = rep.read_corpus(rep.resolve_corpus(corpus))
+    train, valid = split_pieces(pieces, valid_split=bundle.config.valid_split, seed=bundle.config.seed)
+    t0 = time.perf_counter()
+    train_cols = [rep.encode(p) for p in train]
+    change_var = np.mean(np.concatenate([np.square(np.diff(c, axis=0)) for c in train_cols if len(c) > 1]), axis=0)
+    n = rep.input_spec().size
+    baselines = {  # outputs shaped like the model's: [mean] or [mean, log-variance]
+        "repeat": lambda prev: np.concatenate([prev, np.broadcast_to(np.log(np.maximum(change_var, 1e-6)),
+                                                                     prev.shape)], axis=1),
+        "mean": lambda prev: np.zeros((len(prev), 2 * n), np.float32),  # normalised: mean 0, variance 1
+    }
+    rows: dict[str, list[tuple[int, dict[str, float]]]] = {"model": [], "repeat": [], "mean": []}
+    for piece in valid:
+        cols = rep.encode(piece)
+        if len(cols) < 2:
+            continue
+        prev, target = cols[:-1], cols[1:]
+        pred = np.asarray(bundle.model(cols[None, :-1], training=False))[0]
+        rows["model"].append((len(target), _frame_scores(pred, target, rep.head_kind)))
+        for kind, predict in baselines.items():
+            rows[kind].append((len(target), _frame_scores(predict(prev), target, rep.head_kind)))
+    result: dict[str, Any] = {"corpus": str(corpus), "model": str(bundle.path), "head": rep.head_kind,
+                              "pieces": len(pieces), "valid_pieces": len(valid),
+                              "valid_frames": int(sum(w for w, _ in rows["model"]))}
+    for kind, scored in rows.items():
+        weights = np.array([w for w, _ in scored], float)
+        for key in ("loss", "mse"):
+            value = float(np.average([r[key] for _, r in scored], weights=weights)) if scored else float("nan")
+            result[key if kind == "model" else f"{kind}_{key}"] = value
+    result["beats_repeat_baseline"] = bool(result["loss"] < result["repeat_loss"])
+    result["beats_mean_baseline"] = bool(result["loss"] < result["mean_loss"])
+    band = rep.band_hz
+    noise = np.random.default_rng(0).normal(0, 0.1, rep.sample_rate * 10).astype(np.float32)
+    result["band_hz"] = band or rep.sample_rate / 2
+    result["corpus_flatness"] = spectral_flatness(valid, sample_rate=rep.sample_rate, max_hz=band)
+    result["white_noise_flatness"] = spectral_flatness(noise, sample_rate=rep.sample_rate, max_hz=band)
+    result["seconds"] = round(time.perf_counter() - t0, 3)
+    if samples:
+        frames = max(1, round(seconds * rep.frames_per_second()))
+        primer = rep.primer(bundle.path, None)
+        gen = generate(bundle, num=samples, temperature=temperature, seed=seed, max_length=frames,
+                       primer=rep.encode_primer(primer, num=samples, seed=seed))
+        audio = [p for p in gen.pieces if np.abs(p).max() > 1e-4]
+        result["samples"] = samples
+        result["temperature"] = temperature
+        result["silent_samples"] = samples - len(audio)
+        result["frames_per_second_generated"] = round(gen.tokens / gen.seconds, 1) if gen.seconds else None
+        if audio:
+            result["sample_flatness"] = spectral_flatness(audio, sample_rate=rep.sample_rate, max_hz=band)
+            result["sample_flatness_per_piece"] = [
+                round(spectral_flatness(a, sample_rate=rep.sample_rate, max_hz=band), 5) for a in audio]
+            result["flatness_below_tenth_of_noise"] = bool(
+                result["sample_flatness"] < 0.1 * result["white_noise_flatness"])
+            result["log_spectral_distance"] = log_spectral_distance(audio, valid, sample_rate=rep.sample_rate,
+                                                                    max_hz=band)
+            result["noise_log_spectral_distance"] = log_spectral_distance(noise, valid, sample_rate=rep.sample_rate,
+                                                                          max_hz=band)
+            result["clipped_share"] = float(np.mean(np.concatenate([np.abs(a) > 1 for a in audio])))
+    return result

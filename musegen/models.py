@@ -105,11 +105,61 @@ def roll_loss_terms(ops, y_true, y_pred, velocity_weight: float = 1.0):
     return sound_nats + onset_nats + velocity_weight * vel_err, sound_nats, onset_nats, vel_err
 
 
+def _gaussian_head(spec: OutputSpec):
+    """A mean and a log-variance per value (``2 * size``), Gaussian negative log-likelihood.
+
+    Where the next value cannot be predicted (the phase of a partial in an
+    FFT frame), the mean goes to zero but the variance keeps the energy, so
+    sampling ``mean + sigma * noise`` rebuilds it.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+
+    return keras.layers.Dense(2 * spec.size, name="output"), gaussian_loss_class()()
+
+
+_GAUSSIAN_LOSS = None
+LOGVAR_RANGE = (-12.0, 6.0)  # log-variance clipped to this range (normalised units)
+
+
+def gaussian_loss_class():
+    """The :class:`GaussianNLL` loss class, built once and registered for loading."""
+    global _GAUSSIAN_LOSS
+    if _GAUSSIAN_LOSS is not None:
+        return _GAUSSIAN_LOSS
+    from musegen import backend
+
+    keras = backend.keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="musegen", name="GaussianNLL")
+    class GaussianNLL(keras.losses.Loss):
+        """Nats per value, averaged: ``0.5 * (log var + (y - mean)^2 / var + log 2 pi)``."""
+
+        def __init__(self, name: str = "gaussian_nll", **kwargs):
+            super().__init__(name=name, **kwargs)
+
+        def call(self, y_true, y_pred):
+            return ops.mean(gaussian_nll(ops, y_true, y_pred), axis=-1)
+
+    _GAUSSIAN_LOSS = GaussianNLL
+    return GaussianNLL
+
+
+def gaussian_nll(ops, y_true, y_pred):
+    """Per-value Gaussian negative log-likelihood (nats) of ``y_true`` under ``[mean, log-variance]``."""
+    n = y_true.shape[-1]
+    mean, logvar = y_pred[..., :n], ops.clip(y_pred[..., n:], *LOGVAR_RANGE)
+    return 0.5 * (logvar + ops.square(y_true - mean) * ops.exp(-logvar) + 1.8378770664093453)
+
+
 # head kind -> builder(spec) -> (output layer, loss); add an entry for a new head
 HEADS: dict[str, Callable[[OutputSpec], tuple[Any, Any]]] = {
     "softmax": _softmax_head,  # a class per step, sparse cross-entropy (abc)
     "linear": _linear_head,  # values per step, mean squared error (the study's midi; audio)
     "roll": _roll_head,  # sounding, onset and velocity per pitch (midi default)
+    "gaussian": _gaussian_head,  # mean and variance per value, Gaussian likelihood (audio default)
 }
 
 
@@ -244,6 +294,7 @@ def load_keras(path: Path, *, compile: bool = False):
 
     keras = backend.keras()
     roll_loss_class()  # registered, so a roll model compiles on load
+    gaussian_loss_class()
 
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)

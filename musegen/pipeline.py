@@ -102,12 +102,16 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
         try:
             cached = load_json(cache_file)
             rep = rep_cls.from_config(cached["representation"])
+            if cached.get("arrays"):  # pieces that are arrays (audio) are kept in an .npz beside
+                with np.load(cache_file.with_suffix(".npz"), allow_pickle=False) as z:
+                    cached["train"] = [z[f"train_{i}"] for i in range(cached["train"])]
+                    cached["valid"] = [z[f"valid_{i}"] for i in range(cached["valid"])]
             train = [rep.load_piece(p) for p in cached["train"]]
             valid = [rep.load_piece(p) for p in cached["valid"]]
             augmented = rep.augment(train, transpose=config.transpose)
             return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), name,
                            cached=True)
-        except (KeyError, ValueError, TypeError, MusegenError):
+        except (KeyError, ValueError, TypeError, OSError, MusegenError):
             pass  # a stale or broken cache entry is rebuilt
     reporter.start("Reading corpus", None)
     rep = rep_cls.from_settings(config.extra)
@@ -121,8 +125,14 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(".part")
-            tmp.write_text(json.dumps({"representation": rep.get_config(), "train": [rep.dump_piece(p) for p in train],
-                                       "valid": [rep.dump_piece(p) for p in valid]}))
+            dumped = {"train": [rep.dump_piece(p) for p in train], "valid": [rep.dump_piece(p) for p in valid]}
+            entry: dict[str, Any] = {"representation": rep.get_config(), **dumped}
+            if all(isinstance(p, np.ndarray) for p in dumped["train"] + dumped["valid"]):
+                with open(cache_file.with_suffix(".npz.part"), "wb") as f:
+                    np.savez(f, **{f"{k}_{i}": a for k, arrays in dumped.items() for i, a in enumerate(arrays)})
+                os.replace(cache_file.with_suffix(".npz.part"), cache_file.with_suffix(".npz"))
+                entry.update(arrays=True, train=len(train), valid=len(valid))
+            tmp.write_text(json.dumps(entry))
             os.replace(tmp, cache_file)
         except (OSError, TypeError):
             pass  # caching is an optimisation only

@@ -280,13 +280,22 @@ def _velocity_rule(out, prev, temperature, threshold, seed, step):
     return tf.where(active, tf.clip_by_value(tf.round(vel), 1.0, 127.0) / 127.0, 0.0)
 
 
-def _gaussian_rule(out, prev, temperature, threshold, seed, step):
+def _noise_rule(out, prev, temperature, threshold, seed, step):
     """Regression output plus Gaussian noise of standard deviation ``temperature`` (normalised units)."""
     return out + tf.random.stateless_normal(tf.shape(out), seed=tf.stack([seed, step])) * temperature
 
 
+def _gaussian_rule(out, prev, temperature, threshold, seed, step):
+    """A draw from the predicted Gaussian: ``mean + temperature * sigma * noise``."""
+    from musegen.models import LOGVAR_RANGE
+
+    n = out.shape[1] // 2
+    sigma = tf.exp(0.5 * tf.clip_by_value(out[:, n:], *LOGVAR_RANGE))
+    return out[:, :n] + tf.random.stateless_normal(tf.shape(sigma), seed=tf.stack([seed, step])) * sigma * temperature
+
+
 # rule name -> fn(output, previous column, temperature, threshold, seed, step) -> next column; add an entry here
-COLUMN_RULES = {"roll": _roll_rule, "velocity": _velocity_rule, "gaussian": _gaussian_rule}
+COLUMN_RULES = {"roll": _roll_rule, "velocity": _velocity_rule, "noise": _noise_rule, "gaussian": _gaussian_rule}
 
 
 class VectorSampler(_Stepper):

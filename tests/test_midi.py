@@ -29,17 +29,6 @@ def write_song(path: Path, notes: list[tuple[int, int, int, int]], *, tpb: int =
 
 
 @pytest.fixture(scope="session")
-def tiny_midi_model(tmp_path_factory, small_corpus) -> Path:
-    """A 1 x LSTM 16 roll model trained for 2 epochs on the small ABC corpus played as MIDI."""
-    from musegen.pipeline import resolve_config, train
-
-    out = tmp_path_factory.mktemp("models") / "midi-tiny"
-    config, name = resolve_config("midi", preset="tiny", overrides={"epochs": 2})
-    train("midi", small_corpus, out=out, config=config, preset=name)
-    return out
-
-
-@pytest.fixture(scope="session")
 def midi_folder(tmp_path_factory) -> Path:
     """Four short MIDI files: scales, a chord and repeated notes."""
     folder = tmp_path_factory.mktemp("midis")

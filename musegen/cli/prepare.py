@@ -67,3 +67,19 @@ def prepare_midi(
     extra = {k: v for k, v in {"steps_per_beat": steps_per_beat, "drums": drums}.items() if v is not None}
     _prepare("midi", corpus, preset=preset, extra=extra, json_out=json_out, overrides=dict(
         valid_split=valid_split, seed=seed, transpose=transpose))
+
+
+@app.command("audio")
+def prepare_audio(
+    corpus: Annotated[str, typer.Argument(help="An audio file or folder (.wav, .flac, .ogg), or ABC/MIDI files.")],
+    preset: Annotated[str, typer.Option(help="Take the split and frame settings of this preset.")] = "default",
+    sample_rate: Annotated[Optional[int], typer.Option(help="Hz the audio is resampled to.", show_default="16000")] = None,
+    frame_seconds: Annotated[Optional[float], typer.Option(help="Seconds per FFT frame.", show_default="0.25")] = None,
+    valid_split: Annotated[Optional[float], typer.Option(help="Share of pieces held out for validation.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the train/validation split.")] = None,
+    json_out: Json = False,
+) -> None:
+    """Prepare an audio corpus: mono, resampled, cut into FFT frames, normalised, cached."""
+    extra = {k: v for k, v in {"sample_rate": sample_rate, "frame_seconds": frame_seconds}.items() if v is not None}
+    _prepare("audio", corpus, preset=preset, extra=extra, json_out=json_out, overrides=dict(
+        valid_split=valid_split, seed=seed, transpose=None))

@@ -163,3 +163,64 @@ def sample_midi(
             files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
         table.add_row(p["title"], str(p["notes"]), f"{p['notes_per_second']:.2f}", f"{p['polyphony']:.2f}", files)
     console(stderr=False).print(table)
+
+
+@app.command("audio")
+def sample_audio(
+    model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: the shipped models/audio-jigs].")] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Seconds to generate [default: 10].")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="Frames to generate (instead of --seconds).")] = None,
+    num: Annotated[int, typer.Option(help="Number of pieces.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same audio.")] = 0,
+    temperature: Annotated[float, typer.Option(
+        help="Scale of the noise drawn around the network's prediction (0: the study's deterministic regression).")] = 1.0,
+    primer: Annotated[Optional[Path], typer.Option(
+        help="A WAV/FLAC/OGG file whose start begins every piece [default: a random training excerpt each].")] = None,
+    primer_seconds: Annotated[float, typer.Option(help="Seconds of the primer read before generating.")] = 1.0,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
+    format: Annotated[str, typer.Option(help="Comma-separated: wav, png (spectrogram), npz (frames).")] = "wav,png",
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
+    """Generate audio frame by frame; write a 16 kHz WAV (16-bit, clipped) and its spectrogram."""
+    from musegen.errors import UsageError
+    from musegen.models import load_bundle
+    from musegen.pipeline import check_sampling, sample
+    from musegen.representations.audio import AudioRepresentation
+
+    formats = parse_formats(format, AudioRepresentation.output_formats)
+    if seconds is not None and frames is not None:
+        raise UsageError("give --seconds or --frames, not both")
+    if seconds is not None and not seconds > 0:
+        raise UsageError(f"--seconds must be positive, got {seconds}")
+    if frames is not None and frames < 1:
+        raise UsageError(f"--frames must be at least 1, got {frames}")
+    if not primer_seconds > 0:
+        raise UsageError(f"--primer-seconds must be positive, got {primer_seconds}")
+    check_sampling(temperature=temperature, seed=seed, num=num)
+    if primer is not None and not primer.is_file():
+        raise UsageError(f"--primer {primer}: no such file")
+    bundle = load_bundle(model or default_model("audio-jigs"), representation="audio")
+    rep = bundle.representation
+    primer_spec = rep.primer(bundle.path, primer, seconds=primer_seconds)
+    max_length = frames or max(1, round((seconds or 10.0) * rep.frames_per_second()))
+    reporter = RichReporter(quiet=json_out)
+    result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length, primer=primer_spec,
+                    out=out, formats=formats, force=force, reporter=reporter)
+    if json_out:
+        emit_json(result.to_json())
+        return
+    from rich.table import Table
+
+    from musegen.cli.common import console
+
+    table = Table(title=f"{len(result.pieces)} piece(s): {result.tokens} frames in {result.seconds:.2f} s "
+                        f"(temperature {temperature:g})")
+    for col in ("piece", "seconds", "peak", "flatness", "files"):
+        table.add_column(col)
+    for p in result.pieces:
+        files = ", ".join(Path(f).name for f in p["files"])
+        if p["skipped"]:
+            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
+        table.add_row(p["title"], f"{p['seconds']:.2f}", f"{p['peak']:.3f}", f"{p['spectral_flatness']:.4f}", files)
+    console(stderr=False).print(table)

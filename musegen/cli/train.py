@@ -157,3 +157,48 @@ def train_midi(
     extra = {"head": head, "steps_per_beat": steps_per_beat, "drums": drums}
     run_train("midi", corpus, out=out, preset=preset, overrides=overrides, extra=extra, transpose=transpose,
               resume=resume, force=force, json_out=json_out, unit="per column")
+
+
+@app.command("audio")
+def train_audio(
+    corpus: Annotated[str, typer.Argument(
+        help="An audio file or folder (.wav, .flac, .ogg), or ABC/MIDI files rendered by musegen's synth.")],
+    out: Out = None,
+    preset: Preset = None,
+    head: Annotated[Optional[str], typer.Option(
+        help="Output: gaussian (mean and variance per coefficient) or linear (the study's L2 regression).",
+        show_default="gaussian; linear with --preset study")] = None,
+    sample_rate: Annotated[Optional[int], typer.Option(help="Hz the audio is resampled to.", show_default="16000")] = None,
+    frame_seconds: Annotated[Optional[float], typer.Option(help="Seconds per FFT frame.", show_default="0.25")] = None,
+    overlap: Annotated[Optional[bool], typer.Option(
+        "--overlap/--no-overlap", help="Half-overlapping windowed frames joined by overlap-add (no clicks).",
+        show_default="overlap; none with --preset study")] = None,
+    max_hz: Annotated[Optional[float], typer.Option(
+        help="Keep the coefficients up to this frequency (0: all).", show_default="3000")] = None,
+    layers: Layers = None,
+    units: Units = None,
+    cell: CellOpt = None,
+    projection: Annotated[Optional[int], typer.Option(help="Dense projection of each frame before the LSTMs (0: none).")] = None,
+    dropout: Dropout = None,
+    seq_len: SeqLen = None,
+    batch_size: BatchSize = None,
+    epochs: Epochs = None,
+    optimizer: OptimizerOpt = None,
+    lr: Lr = None,
+    clipnorm: Clipnorm = None,
+    valid_split: ValidSplit = None,
+    seed: SeedOpt = None,
+    patience: Patience = None,
+    resume: Resume = False,
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
+    """Train the FFT-frame model (e.g. `musegen train audio corpora/jigs`: the jigs rendered as audio)."""
+    overrides = dict(
+        layers=layers, units=units, cell=cell.value if cell else None, embedding=projection, dropout=dropout,
+        seq_len=seq_len, batch_size=batch_size, epochs=epochs, optimizer=optimizer.value if optimizer else None,
+        lr=lr, clipnorm=clipnorm, valid_split=valid_split, seed=seed, patience=patience)
+    extra = {"head": head, "sample_rate": sample_rate, "frame_seconds": frame_seconds, "overlap": overlap,
+             "max_hz": max_hz}
+    run_train("audio", corpus, out=out, preset=preset, overrides=overrides, extra=extra, transpose=None,
+              resume=resume, force=force, json_out=json_out, unit="per frame")

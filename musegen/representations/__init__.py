@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from musegen.errors import UsageError
 from musegen.representations.abc import AbcRepresentation
+from musegen.representations.audio import AudioRepresentation
 from musegen.representations.base import InputSpec, OutputSpec, Representation
 from musegen.representations.midi import MidiRepresentation
 
 REPRESENTATIONS: dict[str, type[Representation]] = {
     AbcRepresentation.name: AbcRepresentation,
     MidiRepresentation.name: MidiRepresentation,
+    AudioRepresentation.name: AudioRepresentation,
     # add an entry here
 }
 
