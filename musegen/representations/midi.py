@@ -294,10 +294,12 @@ class MidiRepresentation(Representation):
         return piece, {"title": f"midi_{index}", **stats, "valid": stats["notes"] > 0}
 
     def write(self, piece: Any, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
+        from musegen.formats import ROLL_WRITERS, ConvertOptions
+
         paths = []
         for fmt in formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
-            ROLL_WRITERS[fmt](piece, path, force)
+            ROLL_WRITERS[fmt](piece, path, ConvertOptions(force=force))
             paths.append(path)
         return paths
 
@@ -315,35 +317,3 @@ class MidiRepresentation(Representation):
             self.meter = (int(num), int(den))
         except (KeyError, TypeError, ValueError, UsageError) as exc:
             raise MusegenError(f"representation.json: not a midi representation ({exc})") from None
-
-
-def _write_mid(roll, path: Path, force: bool) -> None:
-    from musegen.formats.pianoroll import roll_to_midi
-
-    roll_to_midi(roll, path, force=force)
-
-
-def _write_png(roll, path: Path, force: bool) -> None:
-    from musegen.formats.pictures import draw_roll
-
-    draw_roll(roll, path, force=force)
-
-
-def _write_wav(roll, path: Path, force: bool) -> None:
-    from musegen.formats.pianoroll import roll_to_song
-    from musegen.formats.synth import song_to_wav
-
-    song = roll_to_song(roll)
-    if not song.notes:
-        raise MusegenError("a silent piece has no audio")
-    song_to_wav(song, path, force=force)
-
-
-def _write_npz(roll, path: Path, force: bool) -> None:
-    from musegen.formats.pianoroll import write_roll
-
-    write_roll(roll, path, force=force)
-
-
-# output format -> writer(roll, path, force); add an entry for a new format
-ROLL_WRITERS = {"mid": _write_mid, "png": _write_png, "wav": _write_wav, "npz": _write_npz}
