@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   install musegen in .venv and sample jigs from the shipped model into out/ (.abc, .mid, .wav)
+#   make demo   install musegen in .venv and sample from the shipped models into out/
+#               (jigs as .abc/.mid/.wav, piano-roll pieces as .mid/.png/.wav, audio as .wav/.png)
 #   make test   install musegen in .venv and run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,6 +20,8 @@ demo: install
 	$(BIN)/musegen info models/abc-jigs
 	$(BIN)/musegen sample abc --num 4 --seed 2026 --out out --format abc,mid,wav --force
 	$(BIN)/musegen convert tests/data/study_tune.abc out/study_tune.mid --force
+	$(BIN)/musegen sample midi --num 2 --seed 2026 --threshold 15 --out out --format mid,png,wav --force
+	$(BIN)/musegen sample audio --num 1 --seconds 10 --seed 2026 --out out --force
 
 test: install
 	$(BIN)/python -m pytest
@@ -27,6 +30,10 @@ bench: install
 	$(BIN)/python bench/sampling_speed.py
 	$(BIN)/python bench/abc_quality.py
 	$(BIN)/python bench/abc2midi_agreement.py
+	$(BIN)/python bench/roll_roundtrip.py
+	$(BIN)/python bench/midi_quality.py
+	$(BIN)/python bench/audio_frames.py
+	$(BIN)/python bench/audio_quality.py
 
 clean:
 	rm -rf out .pytest_cache

@@ -187,7 +187,7 @@ def _roll_scores(pred: np.ndarray, target: np.ndarray, prev: np.ndarray, n: int)
 
 
 def evaluate_midi(bundle, corpus: str | os.PathLike, *, samples: int = 8, threshold: float = 15.0,
-                  temperature: float = 0.5, seed: int = 0, beats: float = 64.0, primer_beats: float = 4.0,
+                  temperature: float = 0.25, seed: int = 0, beats: float = 64.0, primer_beats: float = 4.0,
                   thresholds: tuple[float, ...] = ()) -> dict[str, Any]:
     """Validation loss next to two baselines, and musical statistics of samples against the corpus.
 

@@ -46,7 +46,7 @@ def evaluate_midi(
     model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: models/midi-jigs].")] = None,
     samples: Annotated[int, typer.Option(help="Pieces generated to compare with the corpus (0: none).")] = 8,
     threshold: Annotated[float, typer.Option(help="Threshold of the samples (velocity units).")] = 15.0,
-    temperature: Annotated[float, typer.Option(help="Temperature of the samples.")] = 0.5,
+    temperature: Annotated[float, typer.Option(help="Temperature of the samples.")] = 0.25,
     beats: Annotated[float, typer.Option(help="Beats per sample.")] = 64.0,
     seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
     json_out: Json = False,

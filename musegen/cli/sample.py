@@ -108,7 +108,7 @@ def sample_midi(
     num: Annotated[int, typer.Option(help="Number of pieces.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same music.")] = 0,
     temperature: Annotated[float, typer.Option(
-        help="Noise added to the network's decisions (0: deterministic, 1: as likely as the network says).")] = 0.5,
+        help="Logistic noise added to the network's decisions (0: the study's deterministic rule).")] = 0.25,
     primer: Annotated[Optional[Path], typer.Option(
         help="A MIDI (or ABC) file whose first beats start every piece [default: a random training excerpt each].")] = None,
     primer_beats: Annotated[float, typer.Option(help="Beats of the primer read before generating.")] = 4.0,

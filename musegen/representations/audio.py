@@ -12,8 +12,8 @@ import numpy as np
 from musegen.errors import MusegenError, UsageError
 from musegen.representations.base import InputSpec, OutputSpec, Representation
 
-PRIMER_EXCERPTS = 24  # training excerpts stored in a bundle, to start generation from
-PRIMER_SECONDS = 2.0  # seconds of each
+PRIMER_EXCERPTS = 16  # training excerpts stored in a bundle, to start generation from
+PRIMER_SECONDS = 1.5  # seconds of each
 
 
 class AudioRepresentation(Representation):
@@ -35,8 +35,8 @@ class AudioRepresentation(Representation):
                       lr=0.001, clipnorm=5.0, dropout=0.0,
                       extra={"head": "linear", "max_hz": 0, "overlap": False}),
         # Trains on the 2-core CPU and ships under 20 MB (see README).
-        "default": dict(layers=2, units=192, embedding=256, seq_len=32, batch_size=32, epochs=20, optimizer="adam",
-                        lr=0.001, clipnorm=1.0, dropout=0.1, patience=3, lr_decay=0.5,
+        "default": dict(layers=2, units=160, embedding=192, seq_len=32, batch_size=32, epochs=20, optimizer="adam",
+                        lr=0.001, clipnorm=1.0, dropout=0.25, patience=3, lr_decay=0.5,
                         extra={"head": "gaussian", "max_hz": 3000, "overlap": True}),
         # For tests and quick checks: trains in seconds.
         "tiny": dict(layers=1, units=16, embedding=16, seq_len=8, batch_size=4, epochs=2, optimizer="adam",
