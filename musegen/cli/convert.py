@@ -11,12 +11,12 @@ from musegen.cli.common import Force, Json, emit_json
 
 
 def convert(
-    src: Annotated[Path, typer.Argument(metavar="IN", help="Input file (.abc, .mid, ...).")],
+    src: Annotated[Path, typer.Argument(metavar="IN", help="Input file (.abc, .mid, .musicxml, ...).")],
     dst: Annotated[Path, typer.Argument(metavar="OUT", help="Output file, or a folder with --all.")],
     tune: Annotated[Optional[int], typer.Option(help="Which tune of a multi-tune ABC file (1 = the first).")] = None,
     all_tunes: Annotated[bool, typer.Option("--all", help="Convert every tune into the folder OUT.")] = False,
     to: Annotated[Optional[str], typer.Option(
-        help="Output format for --all (mid, wav, musicxml, abc, npz, png).")] = None,
+        help="Output format for --all (mid, wav, musicxml, abc, npz, png, svg).")] = None,
     no_chords: Annotated[bool, typer.Option("--no-chords", help="Leave out the chord accompaniment.")] = False,
     soundfont: Annotated[Optional[Path], typer.Option(help="SoundFont (.sf2) for WAV output (uses fluidsynth).")] = None,
     synth: Annotated[str, typer.Option(help="WAV synthesizer: auto, builtin or fluidsynth.")] = "auto",
@@ -29,10 +29,20 @@ def convert(
 ) -> None:
     """Convert IN to OUT, the formats picked from the suffixes.
 
-    abc->abc (one tune), abc->mid, abc->musicxml, abc->wav, abc->npz, abc->png,
-    mid->wav, mid->npz (piano roll), mid->png (piano-roll picture), wav->npz
-    (audio frames), and from an .npz: a piano roll ->mid, ->png, ->wav; audio
-    frames ->png (spectrogram), ->wav.
+    From ABC (one tune, --tune N, or --all: one file per tune):
+      abc->abc, abc->mid, abc->musicxml, abc->wav, abc->npz (piano roll),
+      abc->png (piano-roll picture), abc->svg (sheet music).
+    From MusicXML (the melody: the top voice of the melody part, other parts left out):
+      musicxml->abc, musicxml->mid, musicxml->png and musicxml->svg (sheet music).
+    From MIDI:
+      mid->wav, mid->npz (piano roll), mid->png (piano-roll picture),
+      mid->musicxml (the top voice, quantised to sixteenths and triplets).
+    From WAV: wav->npz (audio frames).
+    From an .npz: a piano roll ->mid, ->png, ->wav; audio frames ->png (spectrogram), ->wav.
+
+    A .png is a piano-roll picture from ABC, MIDI or an .npz, and sheet music
+    from MusicXML.  Sheet music needs verovio or abcm2ps, and for PNG an SVG
+    rasteriser (resvg-py, cairosvg or rsvg-convert): pip install 'musegen\\[render]'.
     """
     from musegen.errors import UsageError
     from musegen.formats import ConvertOptions

@@ -24,7 +24,8 @@ SUFFIXES: dict[str, str] = {
     ".mxl": "musicxml",
     ".wav": "wav",
     ".npz": "npz",  # arrays: a piano roll (kind "pianoroll") or audio frames (kind "frames")
-    ".png": "png",
+    ".png": "png",  # a piano-roll picture from ABC, MIDI or an .npz; sheet music from MusicXML
+    ".svg": "svg",  # sheet music
 }
 
 
@@ -225,6 +226,14 @@ def _abc_via_roll(fmt: str) -> Callable[[str, Path, ConvertOptions], list[str]]:
     return write
 
 
+def _abc_to_sheet(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
+    from musegen.formats.melody import abc_to_melody
+
+    _check_renderer(dst)
+    _write_sheet(abc_to_melody(tune), dst, options)
+    return []
+
+
 # tune writer per output format (ABC text in); add an entry for a new format
 TUNE_WRITERS: dict[str, Callable[[str, Path, ConvertOptions], list[str]]] = {
     "abc": _abc_to_abc,
@@ -233,6 +242,7 @@ TUNE_WRITERS: dict[str, Callable[[str, Path, ConvertOptions], list[str]]] = {
     "wav": _abc_to_wav,
     "npz": _abc_via_roll("npz"),  # piano roll
     "png": _abc_via_roll("png"),  # piano-roll picture
+    "svg": _abc_to_sheet,  # sheet music of the melody
 }
 
 
@@ -283,6 +293,91 @@ def _mid_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
     return ConvertReport([dst], [])
 
 
+# -- melodies: MusicXML, quantised MIDI, sheet music ------------------------------------------------------
+
+
+def _read_musicxml(src: Path, options: ConvertOptions) -> tuple[Any, list[str]]:
+    """The melody of a MusicXML file (the top voice of its melody part), with a note when it has several parts."""
+    import warnings
+
+    from music21 import converter, stream
+
+    from musegen.formats.melody import _melody_part, _reason, _score_title, score_to_melody
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = converter.parse(str(src), format="musicxml", forceSource=True, storePickle=False)
+            if isinstance(score, stream.Opus):
+                score = score.scores[0] if score.scores else score
+            melody = score_to_melody(score, title=_score_title(score) or src.stem)
+            parts = list(score.parts) if isinstance(score, stream.Score) else []
+            part = _melody_part(score)
+    except MusegenError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - music21 raises many kinds on bad files
+        raise MusegenError(f"{src}: not a readable MusicXML file ({_reason(exc)})") from None
+    if len(parts) < 2:
+        return melody, []
+    name = str(part.partName or part.id or "").strip() or "1"
+    return melody, [f"{src.name} has {len(parts)} parts: converted the melody only, the top voice of part {name!r}"]
+
+
+def _read_midi(src: Path, options: ConvertOptions) -> tuple[Any, list[str]]:
+    from musegen.formats.melody import read_midi_melody
+
+    return read_midi_melody(src), []
+
+
+def _write_melody(fmt: str) -> Callable[[Any, Path, ConvertOptions], None]:
+    def write(melody, dst: Path, options: ConvertOptions) -> None:
+        from musegen.formats.melody import write_melody
+
+        write_melody(melody, dst, fmt=fmt, force=options.force)
+
+    return write
+
+
+def _check_renderer(dst: Path) -> None:
+    """Refuse in one line, before any reading, when no engraver (or, for PNG, rasteriser) is installed."""
+    from musegen.formats.render import render_unavailable
+
+    reason = render_unavailable(dst)
+    if reason is not None:
+        raise MusegenError(f"{dst}: cannot draw sheet music: {reason} "
+                           "(pip install 'musegen[render]' installs verovio and resvg-py)")
+
+
+def _write_sheet(melody, dst: Path, options: ConvertOptions) -> None:
+    from musegen.formats.render import render_melody
+
+    render_melody(melody, dst, force=options.force)
+
+
+# melody writer per output format; add an entry for a new format
+MELODY_WRITERS: dict[str, Callable[[Any, Path, ConvertOptions], None]] = {
+    "abc": _write_melody("abc"),  # melody_to_abc
+    "mid": _write_melody("mid"),
+    "musicxml": _write_melody("musicxml"),
+    "png": _write_sheet,  # sheet music
+    "svg": _write_sheet,
+}
+# check run on the destination before a melody is read (refuse early); add an entry for a format that needs one
+MELODY_CHECKS: dict[str, Callable[[Path], None]] = {"png": _check_renderer, "svg": _check_renderer}
+
+
+def _via_melody(read: Callable[[Path, ConvertOptions], tuple[Any, list[str]]], fmt: str
+                ) -> Callable[[Path, Path, ConvertOptions], ConvertReport]:
+    """A converter that reads a melody with ``read`` and writes it with ``MELODY_WRITERS[fmt]``."""
+    def convert_melody(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+        MELODY_CHECKS.get(fmt, lambda path: None)(dst)
+        melody, notes = read(src, options)
+        MELODY_WRITERS[fmt](melody, dst, options)
+        return ConvertReport([dst], notes)
+
+    return convert_melody
+
+
 # (source format, destination format) -> converter; add an entry to support a new pair
 CONVERTERS: dict[tuple[str, str], Callable[[Path, Path, ConvertOptions], ConvertReport]] = {
     ("abc", "abc"): _from_abc("abc"),  # one tune of a tune book, or --all: one file per tune
@@ -290,7 +385,13 @@ CONVERTERS: dict[tuple[str, str], Callable[[Path, Path, ConvertOptions], Convert
     ("abc", "musicxml"): _from_abc("musicxml"),
     ("abc", "wav"): _from_abc("wav"),
     ("abc", "npz"): _from_abc("npz"),  # piano roll
-    ("abc", "png"): _from_abc("png"),  # piano-roll picture
+    ("abc", "png"): _from_abc("png"),  # piano-roll picture (sheet music: abc->svg, or abc->musicxml->png)
+    ("abc", "svg"): _from_abc("svg"),  # sheet music
+    ("musicxml", "abc"): _via_melody(_read_musicxml, "abc"),  # the melody: top voice of the melody part
+    ("musicxml", "mid"): _via_melody(_read_musicxml, "mid"),
+    ("musicxml", "png"): _via_melody(_read_musicxml, "png"),  # sheet music
+    ("musicxml", "svg"): _via_melody(_read_musicxml, "svg"),
+    ("mid", "musicxml"): _via_melody(_read_midi, "musicxml"),  # top voice, quantised
     ("mid", "wav"): _mid_to_wav,
     ("wav", "npz"): _wav_to_frames,  # audio frames (kind "frames")
     ("mid", "npz"): _via_roll(_read_mid_roll, "npz"),

@@ -1047,30 +1047,12 @@ READERS: dict[str, Callable[[Path, list[str]], list[Melody]]] = {
 }
 
 
-def _oneills() -> list[Path]:
-    from music21 import corpus
-
-    return sorted(Path(p) for p in corpus.getComposer("oneills1850"))
-
-
-# music21 corpora read as melodies besides those of musegen.formats.bundled.BUNDLED (which names the
-# Bach chorales, "bach": the soprano of each is read).  Add an entry here.
-MUSIC21_CORPORA: dict[str, Callable[[], list[Path]]] = {
-    "oneills1850": _oneills,  # O'Neill's Music of Ireland (1850), ABC books
-}
-
-
 def _music21_files(name: str) -> list[Path]:
-    from musegen.formats.bundled import BUNDLED, bundled_sources
+    from musegen.formats.bundled import BUNDLED, bundled_names
 
-    if name in MUSIC21_CORPORA:
-        files = MUSIC21_CORPORA[name]()
-    elif name in BUNDLED:
-        files = bundled_sources(name)
-    else:
-        known = ", ".join(MUSIC21_PREFIX + n for n in sorted({*BUNDLED, *MUSIC21_CORPORA}))
-        raise MusegenError(f"{MUSIC21_PREFIX}{name}: unknown music21 corpus; known: {known}")
-    files = [p for p in files if p.suffix.lower() in READERS]
+    if name not in BUNDLED:
+        raise MusegenError(f"{MUSIC21_PREFIX}{name}: unknown music21 corpus; known: {', '.join(bundled_names())}")
+    files = [p for p in BUNDLED[name].sources() if p.suffix.lower() in READERS]
     if not files:
         raise MusegenError(f"{MUSIC21_PREFIX}{name}: this music21 installation has no such files")
     return files
@@ -1102,8 +1084,8 @@ def read_melodies(path_or_name: str | os.PathLike, *, transpose_to_c: bool = Fal
     ----------
     path_or_name : str or path-like
         An ABC file (every tune), a MusicXML or MIDI file, a folder of such
-        files (searched recursively), or ``music21:NAME``: ``bach`` (see
-        :data:`musegen.formats.bundled.BUNDLED`) or a name of :data:`MUSIC21_CORPORA`.
+        files (searched recursively), or ``music21:NAME``: a corpus of
+        :data:`musegen.formats.bundled.BUNDLED` (``bach``, ``oneills1850``).
     transpose_to_c : bool
         Move each melody so that its first key signature has no sharps or
         flats (C major, A minor, D dorian...).
