@@ -135,3 +135,21 @@ def test_evaluate_reports_baselines_and_flatness(tiny_audio_model, audio_corpus)
         assert np.isfinite(result[key]), key
     assert 0.5 < result["white_noise_flatness"] < 0.6
     assert result["corpus_flatness"] < 0.05  # harmonic tones
+
+
+def test_convert_any_audio_to_frames_spectrogram_and_back(tmp_path):
+    t = np.arange(44100) / 44100
+    tone = 0.5 * np.sin(2 * np.pi * 441 * t)
+    sf.write(tmp_path / "a.flac", np.stack([tone, tone], axis=1), 44100)
+    for args in (["a.flac", "a.npz", "--overlap"], ["a.npz", "b.wav"], ["a.flac", "a.png"], ["a.flac", "c.wav"]):
+        r = run("convert", *(tmp_path / a if not a.startswith("--") else a for a in args))
+        assert r.exit_code == 0, r.output
+    back, sr = sf.read(tmp_path / "b.wav")
+    direct, _ = sf.read(tmp_path / "c.wav")
+    assert sr == 16000 and abs(len(back) - 16000) <= 1 and len(direct) == len(back)
+    np.testing.assert_allclose(back, direct, atol=2 / 32768)  # frames are lossless at 16-bit precision
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    assert_refused(run("convert", tmp_path / "a.npz", tmp_path / "d.flac"), contains="cannot convert")
+    assert_refused(run("convert", tmp_path / "a.flac", tmp_path / "e.npz", "--frame-seconds", "0"),
+                   contains="frame length")
+    assert not (tmp_path / "d.flac").exists() and not (tmp_path / "e.npz").exists()

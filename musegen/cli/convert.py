@@ -20,7 +20,12 @@ def convert(
     no_chords: Annotated[bool, typer.Option("--no-chords", help="Leave out the chord accompaniment.")] = False,
     soundfont: Annotated[Optional[Path], typer.Option(help="SoundFont (.sf2) for WAV output (uses fluidsynth).")] = None,
     synth: Annotated[str, typer.Option(help="WAV synthesizer: auto, builtin or fluidsynth.")] = "auto",
-    sample_rate: Annotated[int, typer.Option(help="WAV sample rate.")] = 44100,
+    sample_rate: Annotated[Optional[int], typer.Option(
+        help="Hz: of WAV files synthesized from ABC/MIDI (default 44100), or of audio frames, spectrograms "
+             "and FLAC/OGG to WAV (default 16000).", show_default=False)] = None,
+    frame_seconds: Annotated[float, typer.Option(help="Audio frames: seconds per FFT frame.")] = 0.25,
+    overlap: Annotated[bool, typer.Option(
+        "--overlap", help="Audio frames: half-overlapping windowed frames joined by overlap-add.")] = False,
     steps_per_beat: Annotated[int, typer.Option(
         help="Piano-roll steps per quarter-note beat (1..96; 12 keeps triplets).")] = 4,
     drums: Annotated[bool, typer.Option("--drums", help="Keep the drum channel in piano rolls.")] = False,
@@ -37,7 +42,8 @@ def convert(
     From MIDI:
       mid->wav, mid->npz (piano roll), mid->png (piano-roll picture),
       mid->musicxml (the top voice, quantised to sixteenths and triplets).
-    From WAV: wav->npz (audio frames).
+    From WAV (or FLAC, OGG: read as audio): wav->npz (audio frames, --frame-seconds, --overlap),
+      wav->png (spectrogram); flac/ogg->wav (mono, 16 kHz unless --sample-rate).
     From an .npz: a piano roll ->mid, ->png, ->wav; audio frames ->png (spectrogram), ->wav.
 
     A .png is a piano-roll picture from ABC, MIDI or an .npz, and sheet music
@@ -53,14 +59,14 @@ def convert(
         raise UsageError("give either --tune or --all, not both")
     if tune is not None and tune < 1:
         raise UsageError(f"--tune counts from 1, got {tune}")
-    if sample_rate < 8000 or sample_rate > 192000:
+    if sample_rate is not None and not 8000 <= sample_rate <= 192000:
         raise UsageError(f"--sample-rate must be between 8000 and 192000, got {sample_rate}")
     if synth not in ("auto", "builtin", "fluidsynth"):
         raise UsageError(f"--synth must be auto, builtin or fluidsynth, got {synth!r}")
     check_steps_per_beat(steps_per_beat)
     options = ConvertOptions(tune=tune, all_tunes=all_tunes, to=to, chords=not no_chords, soundfont=soundfont,
                              synth=synth, sample_rate=sample_rate, force=force, steps_per_beat=steps_per_beat,
-                             drums=drums)
+                             drums=drums, frame_seconds=frame_seconds, overlap=overlap)
     report = run(src, dst, options=options)
     if json_out:
         emit_json({"files": [str(f) for f in report.files], "report": report.notes})

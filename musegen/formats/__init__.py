@@ -23,6 +23,8 @@ SUFFIXES: dict[str, str] = {
     ".xml": "musicxml",
     ".mxl": "musicxml",
     ".wav": "wav",
+    ".flac": "audio",  # read only (soundfile): converted to frames, a spectrogram or WAV
+    ".ogg": "audio",
     ".npz": "npz",  # arrays: a piano roll (kind "pianoroll") or audio frames (kind "frames")
     ".png": "png",  # a piano-roll picture from ABC, MIDI or an .npz; sheet music from MusicXML
     ".svg": "svg",  # sheet music
@@ -49,8 +51,10 @@ class ConvertOptions:
     chords: bool = True
     soundfont: Path | None = None
     synth: str = "auto"
-    sample_rate: int = 44100
+    sample_rate: int | None = None  # Hz: WAV written by the synthesizer (default 44100), or audio frames (16000)
     force: bool = False
+    frame_seconds: float = 0.25  # audio frames
+    overlap: bool = False  # audio frames: half-overlapping windowed frames (overlap-add)
     steps_per_beat: int = 4  # piano-roll grid (12 keeps triplets)
     drums: bool = False  # keep the drum channel in piano rolls
     extra: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +92,7 @@ def _write_roll_wav(roll, dst: Path, options: ConvertOptions) -> None:
     from musegen.formats.synth import song_to_wav
 
     song_to_wav(roll_to_song(roll), dst, soundfont=options.soundfont, synth=options.synth,
-                sample_rate=options.sample_rate, force=options.force)
+                sample_rate=options.sample_rate or SYNTH_RATE, force=options.force)
 
 
 # piano-roll writer per output format; add an entry for a new format
@@ -122,11 +126,42 @@ def _via_roll(read: Callable[[Path, ConvertOptions], Any], fmt: str
     return convert_roll
 
 
+SYNTH_RATE = 44100  # Hz of WAV files the synthesizer writes unless --sample-rate says otherwise
+
+
+def _frames_rate(options: ConvertOptions) -> int:
+    from musegen.formats.audio import SAMPLE_RATE
+
+    return options.sample_rate or SAMPLE_RATE
+
+
 def _wav_to_frames(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
     from musegen.formats.audio import wav_to_frames_npz
 
-    wav_to_frames_npz(src, dst, force=options.force)
+    wav_to_frames_npz(src, dst, sample_rate=_frames_rate(options), frame_seconds=options.frame_seconds,
+                      overlap=options.overlap, force=options.force)
     return ConvertReport([dst], [])
+
+
+def _audio_to_png(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+    from musegen.fileio import check_writable
+    from musegen.formats.audio import draw_spectrogram, read_audio
+
+    check_writable(dst, force=options.force)
+    rate = _frames_rate(options)
+    draw_spectrogram(read_audio(src, sample_rate=rate), dst, sample_rate=rate, force=options.force, title=src.name)
+    return ConvertReport([dst], [])
+
+
+def _audio_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
+    """FLAC or OGG (or WAV) to a 16-bit mono WAV at ``--sample-rate`` (default: 16 kHz)."""
+    from musegen.fileio import check_writable
+    from musegen.formats.audio import read_audio, write_audio
+
+    check_writable(dst, force=options.force)
+    rate = _frames_rate(options)
+    write_audio(read_audio(src, sample_rate=rate), dst, sample_rate=rate, force=options.force)
+    return ConvertReport([dst], [f"mixed to mono at {rate} Hz"])
 
 
 def _frames_to_png(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
@@ -207,7 +242,8 @@ def _abc_to_wav(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
     from musegen.formats.synth import song_to_wav
 
     song, report = abc_to_song(tune, chords=options.chords)
-    song_to_wav(song, dst, soundfont=options.soundfont, synth=options.synth, sample_rate=options.sample_rate,
+    song_to_wav(song, dst, soundfont=options.soundfont, synth=options.synth,
+                sample_rate=options.sample_rate or SYNTH_RATE,
                 force=options.force)
     return report
 
@@ -288,7 +324,8 @@ def _from_abc(fmt: str) -> Callable[[Path, Path, ConvertOptions], ConvertReport]
 def _mid_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
     from musegen.formats.synth import midi_to_wav
 
-    midi_to_wav(src, dst, soundfont=options.soundfont, synth=options.synth, sample_rate=options.sample_rate,
+    midi_to_wav(src, dst, soundfont=options.soundfont, synth=options.synth,
+                sample_rate=options.sample_rate or SYNTH_RATE,
                 force=options.force)
     return ConvertReport([dst], [])
 
@@ -394,6 +431,10 @@ CONVERTERS: dict[tuple[str, str], Callable[[Path, Path, ConvertOptions], Convert
     ("mid", "musicxml"): _via_melody(_read_midi, "musicxml"),  # top voice, quantised
     ("mid", "wav"): _mid_to_wav,
     ("wav", "npz"): _wav_to_frames,  # audio frames (kind "frames")
+    ("wav", "png"): _audio_to_png,  # spectrogram
+    ("audio", "npz"): _wav_to_frames,  # FLAC, OGG
+    ("audio", "png"): _audio_to_png,
+    ("audio", "wav"): _audio_to_wav,
     ("mid", "npz"): _via_roll(_read_mid_roll, "npz"),
     ("mid", "png"): _via_roll(_read_mid_roll, "png"),
     ("npz", "mid"): _from_npz("mid"),  # the .npz kind picks the converter: see NPZ_CONVERTERS
