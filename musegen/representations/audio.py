@@ -14,6 +14,7 @@ from musegen.representations.base import InputSpec, OutputSpec, Representation
 
 PRIMER_EXCERPTS = 16  # training excerpts stored in a bundle, to start generation from
 PRIMER_SECONDS = 1.5  # seconds of each
+PEAK = 0.98  # generated audio peaking above full scale is scaled to this peak
 
 
 class AudioRepresentation(Representation):
@@ -219,17 +220,21 @@ class AudioRepresentation(Representation):
         return out
 
     def postprocess(self, piece: np.ndarray, *, index: int) -> tuple[np.ndarray, dict[str, Any]]:
-        """Summary: length, peak, share of samples clipped at 16 bits, spectral flatness."""
+        """Summary: length, peak, spectral flatness; audio louder than full scale is turned down, not clipped."""
         from musegen.formats.audio import spectral_flatness
 
         peak = float(np.abs(piece).max()) if len(piece) else 0.0
+        gain = 1.0
+        if peak > PEAK:  # turned down to just under full scale rather than clipped at 16 bits
+            gain = PEAK / peak
+            piece = (piece * gain).astype(np.float32)
         try:
             flatness = spectral_flatness(piece, sample_rate=self.sample_rate, max_hz=self.band_hz)
         except MusegenError:
             flatness = float("nan")  # silent
         return piece, {"title": f"audio_{index}", "seconds": round(len(piece) / self.sample_rate, 3),
-                       "peak": round(peak, 4), "clipped": float(np.mean(np.abs(piece) > 1.0)) if len(piece) else 0.0,
-                       "spectral_flatness": flatness, "valid": peak > 1e-4}
+                       "peak": round(peak, 4), "gain": round(gain, 4), "spectral_flatness": flatness,
+                       "valid": peak > 1e-4}
 
     def write(self, piece: np.ndarray, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
         paths = []
