@@ -250,11 +250,13 @@ def _roll_rule(out, prev, temperature, threshold, seed, step):
     """The next piano-roll column from a ``roll`` head: ``[sounding, onset, velocity / 127]`` per pitch.
 
     A pitch sounds where its expected velocity, ``P(sounding) * velocity``,
-    is at least ``threshold`` (velocity units); the temperature scales
-    logistic noise added to the logits (0: deterministic, 1: as likely as a
-    Bernoulli draw).  A pitch already sounding is restruck where the onset
-    output says so; a new note takes the predicted velocity, a held one keeps
-    its own.
+    is at least ``threshold`` (velocity units: the study's rule); a note
+    already sounding goes on only while ``P(sounding)`` is also above one half
+    (else a 20 % chance of going on would hold every note: the study's
+    models' long notes).  The temperature scales logistic noise added to the
+    logits (0: deterministic).  A pitch already sounding is struck again where
+    the onset output says so; a new note takes the predicted velocity, a held
+    one keeps its own.
     """
     n = out.shape[1] // 3
     noise = _logistic_noise(tf.shape(out[:, : 2 * n]), seed, step) * temperature
@@ -263,6 +265,8 @@ def _roll_rule(out, prev, temperature, threshold, seed, step):
     new_vel = tf.clip_by_value(tf.round(out[:, 2 * n :] * 127.0), 1.0, 127.0) / 127.0
     vel = tf.where(prev_sound, prev_vel, new_vel)
     active = tf.sigmoid(out[:, :n] + noise[:, :n]) * vel * 127.0 >= threshold
+    # a held note goes on only while the network finds that likelier than not
+    active = tf.logical_and(active, tf.logical_or(tf.logical_not(prev_sound), out[:, :n] + noise[:, :n] > 0.0))
     restrike = out[:, n : 2 * n] + noise[:, n:] > 0.0
     onset = tf.logical_and(active, tf.logical_or(tf.logical_not(prev_sound), restrike))
     velocity = tf.where(onset, new_vel, prev_vel) * tf.cast(active, tf.float32)

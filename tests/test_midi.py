@@ -94,6 +94,13 @@ def test_roll_rule_threshold_in_velocity_units_and_restrikes():
     out[0, n + 64] = -5.0  # not struck again: held at its own velocity
     sound, onset, vel = column(15.0)
     assert sound[64] and not onset[64] and vel[64] == 50
+    out[0, 64] = -0.5  # P(sounding) 0.38: 0.38 * 80 = 30 >= 15 would start a note, but a held one stops
+    prev[0, 2 * n + 64] = 80 / 127
+    sound, _, _ = column(15.0)
+    assert not sound[64]
+    prev[0, 64] = 0.0  # not sounding before: 30 >= 15 starts it
+    sound, onset, _ = column(15.0)
+    assert sound[64] and onset[64]
 
 
 def test_linear_rule_is_the_study_threshold():
