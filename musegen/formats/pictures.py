@@ -85,7 +85,7 @@ def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title
                  dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    rows = np.ma.masked_equal(roll.velocity[lo:hi + 1].astype(np.float32), 0)
+    rows = np.where(roll.velocity[lo:hi + 1] > 0, roll.velocity[lo:hi + 1], np.nan).astype(np.float32)  # NaN: "bad"
     if not roll.steps:  # an empty roll: one silent step
         rows = np.ma.masked_all((hi - lo + 1, 1), dtype=np.float32)
     import matplotlib
