@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -216,11 +217,13 @@ def sample_audio(
 
     table = Table(title=f"{len(result.pieces)} piece(s): {result.tokens} frames in {result.seconds:.2f} s "
                         f"(temperature {temperature:g})")
-    for col in ("piece", "seconds", "peak", "flatness", "files"):
+    for col in ("piece", "seconds", "peak", "gain", "flatness", "files"):
         table.add_column(col)
     for p in result.pieces:
         files = ", ".join(Path(f).name for f in p["files"])
         if p["skipped"]:
             files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
-        table.add_row(p["title"], f"{p['seconds']:.2f}", f"{p['peak']:.3f}", f"{p['spectral_flatness']:.4f}", files)
+        gain = f"{20 * math.log10(p['gain']):.1f} dB" if p["gain"] < 1 else "0 dB"  # turned down, never clipped
+        table.add_row(p["title"], f"{p['seconds']:.2f}", f"{p['peak']:.3f}", gain, f"{p['spectral_flatness']:.4f}",
+                      files)
     console(stderr=False).print(table)
