@@ -153,3 +153,17 @@ def test_convert_any_audio_to_frames_spectrogram_and_back(tmp_path):
     assert_refused(run("convert", tmp_path / "a.flac", tmp_path / "e.npz", "--frame-seconds", "0"),
                    contains="frame length")
     assert not (tmp_path / "d.flac").exists() and not (tmp_path / "e.npz").exists()
+
+
+def test_study_preset_is_the_l2_regression_of_every_coefficient(tmp_path, audio_corpus):
+    r = run("train", "audio", audio_corpus, "--preset", "study", "--units", 8, "--epochs", 1, "--seq-len", 8,
+            "--out", tmp_path / "s", "--json")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "s" / "representation.json").read_text())
+    assert cfg["head"] == "linear" and cfg["max_hz"] == 0 and not cfg["overlap"]
+    assert len(cfg["normalizer"]["mean"]) == 2 * 2001  # every coefficient of a 4,000-sample frame
+    r = run("sample", "audio", "--model", tmp_path / "s", "--frames", 4, "--temperature", 0, "--out", tmp_path / "o",
+            "--format", "wav", "--json")
+    assert r.exit_code == 0, r.output
+    audio, sr = sf.read(json.loads(r.stdout)["files"][0])
+    assert sr == 16000 and len(audio) == 4 * 4000  # plain frames, back to back
