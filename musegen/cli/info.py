@@ -30,8 +30,9 @@ def info(
         "corpus": raw.get("corpus"),
         "input": f"{spec.kind} x {spec.size}",
         "network": f"{bundle.config.layers} x {bundle.config.cell.upper()} {bundle.config.units}"
-                   + (f", embedding {bundle.config.embedding}" if bundle.config.embedding else ", one-hot")
+                   + _input_layer(spec.kind, bundle.config.embedding)
                    + (f", dropout {bundle.config.dropout}" if bundle.config.dropout else ""),
+        **bundle.representation.describe(),
         "parameters": int(bundle.model.count_params()),
         "training": f"{bundle.config.optimizer} lr {bundle.config.lr}, seq {bundle.config.seq_len}, "
                     f"batch {bundle.config.batch_size}, clipnorm {bundle.config.clipnorm}",
@@ -50,3 +51,10 @@ def info(
     out = console(stderr=False)
     for k, v in summary.items():
         out.print(f"{k:>15}: {', '.join(v) if isinstance(v, list) else v}")
+
+
+def _input_layer(kind: str, size: int) -> str:
+    """How the input enters the network: an embedding or one-hot ids, a projection or raw vectors."""
+    if kind == "tokens":
+        return f", embedding {size}" if size else ", one-hot"
+    return f", projection {size}" if size else ""
