@@ -154,13 +154,107 @@ def gaussian_nll(ops, y_true, y_pred):
     return 0.5 * (logvar + ops.square(y_true - mean) * ops.exp(-logvar) + 1.8378770664093453)
 
 
+def _pair_softmax_head(spec: OutputSpec):
+    """Two distributions over ``size`` classes per step (a note's pitch and duration): ``2 * size`` logits.
+
+    Targets are pairs of ids ``[shape=(..., 2)]``; the loss
+    (``PairCrossEntropy``) is the sum of both sparse cross-entropies:
+    nats per note.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+
+    return keras.layers.Dense(2 * spec.size, name="logits"), pair_loss_class()()
+
+
+_LOSSES: dict[str, Any] = {}
+
+
+def _registered_loss(name: str, call: Callable[[Any, Any, Any], Any], doc: str):
+    """A Keras loss class ``name`` whose ``call(y_true, y_pred)`` is ``call(ops, y_true, y_pred)``.
+
+    Built once (Keras is imported lazily) and registered, so a model
+    compiled with it loads.
+    """
+    if name in _LOSSES:
+        return _LOSSES[name]
+    from musegen import backend
+
+    keras = backend.keras()
+    ops = keras.ops
+
+    def init(self, name: str = name, **kwargs):
+        keras.losses.Loss.__init__(self, name=name, **kwargs)
+
+    cls = type(name, (keras.losses.Loss,), {"__init__": init, "__doc__": doc,
+                                             "call": lambda self, y_true, y_pred: call(ops, y_true, y_pred)})
+    _LOSSES[name] = keras.saving.register_keras_serializable(package="musegen", name=name)(cls)
+    return _LOSSES[name]
+
+
+def _pair_nats(ops, y_true, y_pred):
+    n = y_pred.shape[-1] // 2
+    ids = ops.cast(y_true, "int32")
+    first = ops.sparse_categorical_crossentropy(ids[..., 0], y_pred[..., :n], from_logits=True)
+    return first + ops.sparse_categorical_crossentropy(ids[..., 1], y_pred[..., n:], from_logits=True)
+
+
+def pair_loss_class():
+    """The ``PairCrossEntropy`` loss class: nats per step, the first id's under the first half of the logits
+    plus the second's under the second half."""
+    return _registered_loss("PairCrossEntropy", _pair_nats, pair_loss_class.__doc__)
+
+
+def _slot_softmax_head(spec: OutputSpec):
+    """A vector of ``size`` values per step, decoded into a softmax per slot of the next measure.
+
+    The decoder is the spec's own (``spec.decoder(keras)``: layers built
+    with given weights, such as a measure autoencoder's); the loss
+    (``SlotCrossEntropy``) is the summed cross-entropy of every slot of the
+    next step's measure, which the target rows carry in their last
+    ``slots`` columns: nats per measure.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+    vector = keras.layers.Dense(spec.size, name="vector")
+    decode = spec.decoder(keras)
+    return (lambda x: decode(vector(x))), slot_loss_class()()
+
+
+def _slot_nats(ops, y_true, y_pred):
+    slots = ops.cast(y_true[..., -y_pred.shape[-2]:], "int32")
+    return ops.sum(ops.sparse_categorical_crossentropy(slots, y_pred, from_logits=True), axis=-1)
+
+
+def slot_loss_class():
+    """The ``SlotCrossEntropy`` loss class: nats per step, summed over the slots of the logits
+    ``[shape=(..., slots, classes)]``, the target ids being the last ``slots`` values of the target row."""
+    return _registered_loss("SlotCrossEntropy", _slot_nats, slot_loss_class.__doc__)
+
+
 # head kind -> builder(spec) -> (output layer, loss); add an entry for a new head
 HEADS: dict[str, Callable[[OutputSpec], tuple[Any, Any]]] = {
     "softmax": _softmax_head,  # a class per step, sparse cross-entropy (abc)
     "linear": _linear_head,  # values per step, mean squared error (the study's midi; audio)
     "roll": _roll_head,  # sounding, onset and velocity per pitch (midi default)
     "gaussian": _gaussian_head,  # mean and variance per value, Gaussian likelihood (audio default)
+    "pair_softmax": _pair_softmax_head,  # two classes per step, summed cross-entropies (score, note variant)
+    "slot_softmax": _slot_softmax_head,  # a vector decoded into a measure's slots (score, measure variant)
 }
+
+
+def _token_embedding(spec: InputSpec, config: TrainConfig):
+    """The embedding of token ids: learnt (``embedding`` values), or a fixed one-hot table when it is 0."""
+    from musegen import backend
+
+    keras = backend.keras()
+
+    if config.embedding:
+        return keras.layers.Embedding(spec.size, config.embedding, name="embedding")
+    return keras.layers.Embedding(spec.size, spec.size, embeddings_initializer="identity", trainable=False,
+                                  name="one_hot")
 
 
 def _token_input(spec: InputSpec, config: TrainConfig):
@@ -169,13 +263,7 @@ def _token_input(spec: InputSpec, config: TrainConfig):
     keras = backend.keras()
 
     inputs = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    if config.embedding:
-        x = keras.layers.Embedding(spec.size, config.embedding, name="embedding")(inputs)
-    else:
-        x = keras.layers.Embedding(
-            spec.size, spec.size, embeddings_initializer="identity", trainable=False, name="one_hot"
-        )(inputs)
-    return inputs, x
+    return inputs, _token_embedding(spec, config)(inputs)
 
 
 def _vector_input(spec: InputSpec, config: TrainConfig):
@@ -185,15 +273,53 @@ def _vector_input(spec: InputSpec, config: TrainConfig):
     keras = backend.keras()
 
     inputs = keras.Input(shape=(None, spec.size), dtype="float32", name="vectors")
+    return inputs, _projected(inputs, config)
+
+
+def _projected(x, config: TrainConfig):
+    """``x``, or with ``embedding`` > 0 its dense projection (tanh) to that size."""
+    from musegen import backend
+
+    keras = backend.keras()
+
     if config.embedding:
-        return inputs, keras.layers.Dense(config.embedding, activation="tanh", name="projection")(inputs)
-    return inputs, inputs
+        return keras.layers.Dense(config.embedding, activation="tanh", name="projection")(x)
+    return x
+
+
+def _leading_vector_input(spec: InputSpec, config: TrainConfig):
+    """Rows of ``size`` values of which the network reads the first ``sizes[0]`` (the rest: targets only).
+
+    The columns are taken by a fixed identity layer (``columns``); a
+    projection follows as for ``vectors``.
+    """
+    from musegen import backend
+
+    keras = backend.keras()
+
+    inputs = keras.Input(shape=(None, spec.size), dtype="float32", name="rows")
+    x = keras.layers.Dense(spec.sizes[0], use_bias=False, kernel_initializer="identity", trainable=False,
+                           name="columns")(inputs)
+    return inputs, _projected(x, config)
+
+
+def _token_pair_input(spec: InputSpec, config: TrainConfig):
+    """Two ids per step ``[shape=(t, 2)]`` (a note's pitch and duration), embedded by one table, side by side."""
+    from musegen import backend
+
+    keras = backend.keras()
+
+    inputs = keras.Input(shape=(None, 2), dtype="int32", name="token_pairs")
+    x = _token_embedding(spec, config)(inputs)
+    return inputs, keras.layers.Reshape((-1, 2 * (config.embedding or spec.size)), name="pair")(x)
 
 
 # input kind -> builder(spec, config) -> (keras input, first tensor); add an entry for a new input
 INPUTS: dict[str, Callable[[InputSpec, TrainConfig], tuple[Any, Any]]] = {
     "tokens": _token_input,
     "vectors": _vector_input,
+    "token_pairs": _token_pair_input,
+    "leading_vectors": _leading_vector_input,
 }
 
 _CELLS = {"lstm": "LSTM", "gru": "GRU"}
@@ -295,6 +421,8 @@ def load_keras(path: Path, *, compile: bool = False):
     keras = backend.keras()
     roll_loss_class()  # registered, so a roll model compiles on load
     gaussian_loss_class()
+    pair_loss_class()
+    slot_loss_class()
 
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)

@@ -407,13 +407,21 @@ def generate_vectors(bundle, *, num: int, temperature: float, seed: int, max_len
     return Generated([rep.decode(c) for c in columns], int(columns.shape[0] * columns.shape[1]), seconds)
 
 
-# input kind -> generator; add an entry for a new input kind
-GENERATORS = {"tokens": generate_tokens, "vectors": generate_vectors}
+def generate_score(bundle, **kwargs: Any) -> Generated:
+    """Melodies of a score model, each measure complete (see :func:`musegen.scorenet.generate_score`)."""
+    from musegen.scorenet import generate_score as run
+
+    return run(bundle, **kwargs)
+
+
+# input kind (or a representation's own ``generator``) -> generator; add an entry for a new input kind
+GENERATORS = {"tokens": generate_tokens, "vectors": generate_vectors, "score": generate_score}
 
 
 def generate(bundle, **kwargs: Any) -> Generated:
-    """Generate with the sampler that fits the bundle's input (see :data:`GENERATORS`)."""
-    return GENERATORS[bundle.representation.input_spec().kind](bundle, **kwargs)
+    """Generate with the sampler the representation names, else the one that fits its input (see :data:`GENERATORS`)."""
+    rep = bundle.representation
+    return GENERATORS[getattr(rep, "generator", "") or rep.input_spec().kind](bundle, **kwargs)
 
 
 # -- evaluate -------------------------------------------------------------------------------------------

@@ -77,3 +77,9 @@ def audio_corpus(tmp_path_factory) -> Path:
 def tiny_audio_model(tmp_path_factory, audio_corpus) -> Path:
     """A tiny Gaussian-head FFT-frame model trained for 2 epochs on the WAV corpus."""
     return _train_tiny(tmp_path_factory, "audio", audio_corpus)
+
+
+@pytest.fixture(scope="session")
+def tiny_score_model(tmp_path_factory, small_corpus) -> Path:
+    """A tiny measure-network score model (autoencoder and 1 x LSTM 16) trained on the small corpus (seconds)."""
+    return _train_tiny(tmp_path_factory, "score", small_corpus)

@@ -11,8 +11,8 @@ NAMES = sorted(REPRESENTATIONS)
 
 
 @pytest.fixture
-def bundle_of(request, tiny_model, tiny_midi_model, tiny_audio_model):
-    return {"abc": tiny_model, "midi": tiny_midi_model, "audio": tiny_audio_model}
+def bundle_of(request, tiny_model, tiny_midi_model, tiny_audio_model, tiny_score_model):
+    return {"abc": tiny_model, "midi": tiny_midi_model, "audio": tiny_audio_model, "score": tiny_score_model}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -37,6 +37,15 @@ def test_bundle_reloads_the_fitted_representation(name, bundle_of):
     assert bundle.model.input_shape[-1] in (None, spec.size)
 
 
+def _as_array(piece) -> np.ndarray:
+    """A generated piece as an array: text and melodies (``to_dict``) as characters, rolls as velocities."""
+    if hasattr(piece, "to_dict"):
+        piece = str(piece.to_dict())
+    if isinstance(piece, str):
+        return np.asarray([ord(c) for c in piece])
+    return np.asarray(piece.velocity if hasattr(piece, "velocity") else piece)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_same_seed_gives_the_same_piece(name, bundle_of, tmp_path):
     from musegen.models import load_bundle
@@ -45,13 +54,12 @@ def test_the_same_seed_gives_the_same_piece(name, bundle_of, tmp_path):
     bundle = load_bundle(bundle_of[name])
     rep = bundle.representation
     primer = {"abc": lambda: "X:", "midi": lambda: rep.primer(bundle.path, None),
-              "audio": lambda: rep.primer(bundle.path, None)}[name]()
+              "audio": lambda: rep.primer(bundle.path, None), "score": lambda: rep.primer(None)}[name]()
     runs = []
     for seed in (5, 5, 6):
         gen = generate(bundle, num=2, temperature=1.0, seed=seed, max_length=20,
                        primer=rep.encode_primer(primer, num=2, seed=seed))
-        runs.append([np.asarray([ord(c) for c in p]) if isinstance(p, str) else np.asarray(
-            p.velocity if hasattr(p, "velocity") else p) for p in gen.pieces])
+        runs.append([_as_array(p) for p in gen.pieces])
     assert all(np.array_equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
     assert not all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(runs[0], runs[2], strict=True))
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from musegen.cli.common import Json, RichReporter, emit_json
+from musegen.cli.train import TransposeToC, VariantOpt
 
 app = typer.Typer(help="Read a corpus, split it, fit the representation and cache the result.", no_args_is_help=True)
 
@@ -83,3 +84,26 @@ def prepare_audio(
     extra = {k: v for k, v in {"sample_rate": sample_rate, "frame_seconds": frame_seconds}.items() if v is not None}
     _prepare("audio", corpus, preset=preset, extra=extra, json_out=json_out, overrides=dict(
         valid_split=valid_split, seed=seed, transpose=None))
+
+
+@app.command("score")
+def prepare_score(
+    corpus: Annotated[str, typer.Argument(
+        help="ABC (tune by tune), MusicXML or quantised MIDI: a file or a folder; or music21:bach, "
+             "music21:oneills1850.")],
+    preset: Annotated[Optional[str], typer.Option(help="Take the settings of this preset.",
+                                                  show_default="the variant's")] = None,
+    variant: VariantOpt = None,
+    transpose_to_c: TransposeToC = False,
+    valid_split: Annotated[Optional[float], typer.Option(help="Share of pieces held out for validation.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the train/validation split.")] = None,
+    transpose: Annotated[Optional[str], typer.Option(help="Semitone shifts added as augmentation ('-2,2').")] = None,
+    json_out: Json = False,
+) -> None:
+    """Prepare melodies for a score network: keys, meters, pitches and durations; the measure autoencoder; cached."""
+    from musegen.representations.score import ScoreRepresentation
+
+    name = variant.value if variant else None
+    extra = {k: v for k, v in {"variant": name, "transpose_to_c": transpose_to_c or None}.items() if v is not None}
+    _prepare("score", corpus, preset=preset or (ScoreRepresentation.preset_for(name) if name else None), extra=extra,
+             json_out=json_out, overrides=dict(valid_split=valid_split, seed=seed, transpose=transpose))

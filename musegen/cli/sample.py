@@ -227,3 +227,70 @@ def sample_audio(
         table.add_row(p["title"], f"{p['seconds']:.2f}", f"{p['peak']:.3f}", gain, f"{p['spectral_flatness']:.4f}",
                       files)
     console(stderr=False).print(table)
+
+
+@app.command("score")
+def sample_score(
+    model: Annotated[Optional[Path], typer.Option(
+        help="Model bundle (its variant is stored in it) [default: the shipped models/score-jigs].")] = None,
+    measures: Annotated[int, typer.Option(help="Measures generated per score (after the primer's).")] = 16,
+    num: Annotated[int, typer.Option(help="Number of scores.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same score.")] = 0,
+    temperature: Annotated[Optional[float], typer.Option(
+        help="Softmax temperature of the notes (note, series) or of each decoded measure's rhythm and pitches "
+             "(measure); 0: always the likeliest.", show_default="0.8 note, series; 0.5 measure")] = None,
+    primer: Annotated[Optional[Path], typer.Option(
+        help="A score whose first measures begin every piece (.abc, .musicxml, .mid); it sets key and meter.")] = None,
+    primer_measures: Annotated[int, typer.Option(help="Measures of the primer read (a pickup besides).")] = 2,
+    key: Annotated[Optional[str], typer.Option(
+        help="Key: G, Em, F#m, 'D dorian'... [default: drawn as the training pieces begin].")] = None,
+    meter: Annotated[Optional[str], typer.Option(
+        help="Time signature, e.g. 6/8 [default: drawn as the training pieces begin].")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
+    format: Annotated[str, typer.Option(
+        help="Comma-separated: musicxml (always written), mid, abc, png, svg (sheet music, when a renderer is "
+             "installed).")] = "musicxml,mid,abc,png",
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
+    """Generate scores measure by measure, every measure complete; write MusicXML, MIDI, ABC and sheet music."""
+    from musegen.errors import UsageError
+    from musegen.models import load_bundle
+    from musegen.pipeline import check_sampling, sample
+    from musegen.representations.score import ScoreRepresentation, parse_key, parse_meter
+
+    formats = parse_formats(format, ScoreRepresentation.output_formats)
+    formats = formats if "musicxml" in formats else ("musicxml", *formats)
+    if measures < 1:
+        raise UsageError(f"--measures must be at least 1, got {measures}")
+    check_sampling(temperature=0.0 if temperature is None else temperature, seed=seed, num=num)
+    if key is not None:
+        parse_key(key)
+    if meter is not None:
+        parse_meter(meter)
+    if primer is not None and not primer.is_file():
+        raise UsageError(f"--primer {primer}: no such file")
+    bundle = load_bundle(model or default_model("score-jigs"), representation="score")
+    spec = bundle.representation.primer(primer, measures=primer_measures, key=key, meter=meter)
+    temperature = bundle.representation.variant.temperature if temperature is None else temperature
+    reporter = RichReporter(quiet=json_out)
+    result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=measures, primer=spec,
+                    out=out, formats=formats, force=force, reporter=reporter)
+    if json_out:
+        emit_json(result.to_json())
+        return
+    from rich.table import Table
+
+    from musegen.cli.common import console
+
+    table = Table(title=f"{len(result.pieces)} score(s), {bundle.representation.variant.name} network: "
+                        f"{measures} measures each in {result.seconds:.2f} s (temperature {temperature:g})")
+    for col in ("score", "key", "meter", "measures full", "notes", "files"):
+        table.add_column(col)
+    for p in result.pieces:
+        files = ", ".join(Path(f).name for f in p["files"])
+        if p["skipped"]:
+            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
+        table.add_row(p["title"], p["key"], p["meter"], f"{p['measures_full']}/{p['measures']}", str(p["notes"]),
+                      files)
+    console(stderr=False).print(table)

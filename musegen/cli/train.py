@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -202,3 +203,69 @@ def train_audio(
              "max_hz": max_hz}
     run_train("audio", corpus, out=out, preset=preset, overrides=overrides, extra=extra, transpose=None,
               resume=resume, force=force, json_out=json_out, unit="per frame")
+
+
+class ScoreVariant(str, Enum):
+    note = "note"
+    series = "series"
+    measure = "measure"
+
+
+VariantOpt = Annotated[Optional[ScoreVariant], typer.Option(
+    help="Network: note (pitch and duration per step, two softmaxes), series (pitch, duration, pitch... tokens) "
+         "or measure (a measure autoencoder, an LSTM over measure vectors).", show_default="measure")]
+TransposeToC = Annotated[bool, typer.Option(
+    "--transpose-to-c", help="Move every piece to C major / A minor first (default: keep each key and learn it).")]
+
+
+@app.command("score")
+def train_score(
+    corpus: Annotated[str, typer.Argument(
+        help="ABC (tune by tune), MusicXML or quantised MIDI: a file or a folder; or music21:bach, "
+             "music21:oneills1850.")],
+    out: Out = None,
+    preset: Annotated[Optional[str], typer.Option(
+        help="Starting settings: default (measure), note, series, study or tiny.",
+        show_default="the variant's: default, note or series")] = None,
+    variant: VariantOpt = None,
+    transpose_to_c: TransposeToC = False,
+    latent: Annotated[Optional[int], typer.Option(help="Size of a measure's vector (measure).",
+                                                  show_default="32")] = None,
+    codec_epochs: Annotated[Optional[int], typer.Option(
+        help="Epochs of the measure autoencoder (measure).", show_default="30")] = None,
+    layers: Layers = None,
+    units: Units = None,
+    cell: CellOpt = None,
+    embedding: Annotated[Optional[int], typer.Option(
+        help="Embedding size (note, series; 0: one-hot) or dense projection of each measure vector (measure; 0: none)."
+    )] = None,
+    dropout: Dropout = None,
+    seq_len: SeqLen = None,
+    batch_size: BatchSize = None,
+    epochs: Epochs = None,
+    optimizer: OptimizerOpt = None,
+    lr: Lr = None,
+    clipnorm: Clipnorm = None,
+    valid_split: ValidSplit = None,
+    seed: SeedOpt = None,
+    transpose: Transpose = None,
+    patience: Patience = None,
+    resume: Resume = False,
+    force: Force = False,
+    json_out: Json = False,
+) -> None:
+    """Train a score model (e.g. `musegen train score corpora/jigs`, `musegen train score music21:bach --variant note`).
+    """
+    from musegen.representations.score import ScoreRepresentation
+
+    name = variant.value if variant else None
+    unit = ScoreRepresentation.variant_of(preset, name).loss_unit
+    overrides = dict(
+        layers=layers, units=units, cell=cell.value if cell else None, embedding=embedding, dropout=dropout,
+        seq_len=seq_len, batch_size=batch_size, epochs=epochs, optimizer=optimizer.value if optimizer else None,
+        lr=lr, clipnorm=clipnorm, valid_split=valid_split, seed=seed, patience=patience)
+    extra = {"variant": name, "transpose_to_c": transpose_to_c or None, "latent": latent,
+             "codec_epochs": codec_epochs}
+    run_train("score", corpus, out=out, preset=preset or (ScoreRepresentation.preset_for(name) if name else None),
+              overrides=overrides, extra=extra, transpose=transpose, resume=resume, force=force, json_out=json_out,
+              unit=unit)

@@ -11,11 +11,13 @@ from musegen.representations.abc import AbcRepresentation
 from musegen.representations.audio import AudioRepresentation
 from musegen.representations.base import InputSpec, OutputSpec, Representation
 from musegen.representations.midi import MidiRepresentation
+from musegen.representations.score import ScoreRepresentation
 
 REPRESENTATIONS: dict[str, type[Representation]] = {
     AbcRepresentation.name: AbcRepresentation,
     MidiRepresentation.name: MidiRepresentation,
     AudioRepresentation.name: AudioRepresentation,
+    ScoreRepresentation.name: ScoreRepresentation,
     # add an entry here
 }
 

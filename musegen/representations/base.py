@@ -13,10 +13,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What the network reads at each step: ``tokens`` (ids < size) or ``vectors`` of ``size`` floats."""
+    """What the network reads at each step: ``tokens`` (ids < size) or ``vectors`` of ``size`` floats.
+
+    ``sizes`` holds further sizes an input kind needs (e.g. ``leading_vectors``:
+    rows of ``size`` values of which the network reads the first ``sizes[0]``).
+    """
 
     kind: str
     size: int
+    sizes: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

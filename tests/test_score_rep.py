@@ -1,0 +1,257 @@
+"""The score representation end to end: the three networks, complete measures, the measure autoencoder, refusals."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import assert_refused, run
+
+TUNE = """X:1
+T:Test jig
+M:6/8
+L:1/8
+K:G
+D|GAB c2d|e3-e2d|BGG AFD|G3 z2:|
+"""
+
+
+def melody(measures, *, pickup=False, key=(1, "major"), meter=(6, 8)):
+    """A melody from lists of (pitch, eighths[, tie]) events."""
+    from musegen.formats.melody import Event, Measure, Melody
+
+    return Melody([Measure([Event(e[0], F(e[1], 2), len(e) > 2) for e in m], *meter, *key) for m in measures],
+                  title="t", pickup=pickup)
+
+
+@pytest.fixture(scope="module")
+def jig():
+    # a pickup, a tie over the bar line, a rest; every other measure full
+    return melody([[(62, 1)], [(67, 1), (69, 1), (71, 1), (72, 2), (74, 1)], [(76, 3), (74, 2), (76, 1, True)],
+                   [(76, 1), (74, 1), (None, 1), (71, 3)], [(67, 3), (None, 3)]], pickup=True)
+
+
+@pytest.fixture(scope="module")
+def score_models(tmp_path_factory, small_corpus, tiny_score_model):
+    """Tiny note and series models on the small corpus, with the session's tiny measure model."""
+    from musegen.pipeline import resolve_config, train
+
+    models = {"measure": tiny_score_model}
+    for variant in ("note", "series"):
+        out = tmp_path_factory.mktemp("models") / f"score-{variant}"
+        config, name = resolve_config("score", preset="tiny", overrides={})
+        train("score", small_corpus, out=out, preset=name,
+              config=config.replace(extra={**config.extra, "variant": variant}))
+        models[variant] = out
+    return models
+
+
+# -- encoding -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["note", "series"])
+def test_notes_round_trip_with_pickup_tie_and_rest(variant, jig):
+    from musegen.representations.score import ScoreRepresentation
+
+    rep = ScoreRepresentation(variant=variant)
+    rep.fit([jig])
+    array = rep.encode(jig)
+    assert array.shape == ((17, 2) if variant == "note" else (34,))  # the header, a rest before the pickup, 15 events
+    back = rep.decode(array)
+    assert back.pickup and back.to_dict()["measures"] == jig.to_dict()["measures"]
+
+
+def test_a_section_end_and_the_next_pickup_are_read_as_one_measure():
+    from musegen.representations.score import ScoreRepresentation
+
+    piece = melody([[(67, 6)], [(67, 2), (69, 2), (71, 1)], [(72, 1)], [(74, 6)]])  # 5/8 then 1/8
+    rep = ScoreRepresentation(variant="note")
+    rep.fit([piece])
+    back = rep.decode(rep.encode(piece))
+    assert [m.length for m in back.measures] == [3, 3, 3]
+    assert [e.pitch for e in back.measures[1].events] == [67, 69, 71, 72]
+
+
+def test_measure_slots_keep_ties_over_bar_lines(jig):
+    from musegen.representations.score import HOLD, PAD, melody_slot_rows, slots_to_melody
+
+    rows = melody_slot_rows(jig, slots=42, lo=60, hi=80)
+    assert rows.shape == (5, 42)
+    assert rows[0, 6] == PAD and (rows[1:, 36:] == PAD).all()
+    assert rows[3, 0] == HOLD  # the tied E goes on
+    back = slots_to_melody(rows, lo=60, meters=[(6, 8)] * 5, keys=[(1, "major")] * 5, pickup=True, title="t")
+    assert back.to_dict() == jig.to_dict()
+
+
+def test_measure_autoencoder_rebuilds_a_handful_of_measures_and_survives_json(jig):
+    from musegen.representations.score import melody_slot_rows
+    from musegen.scorenet import MeasureCodec, train_codec
+
+    rows = melody_slot_rows(jig, slots=36, lo=60, hi=80)
+    codec = train_codec(rows, classes=3 + 21, latent=8, hidden=64, epochs=200, shifts=0, lr=0.01)
+    assert codec.exact_rate(rows) == 1.0 == codec.train_exact
+    again = MeasureCodec.from_config(codec.to_config())
+    np.testing.assert_array_equal(again.encode(rows), codec.encode(rows))
+    full = codec.decode(codec.encode(rows), lengths=np.full(len(rows), 36))
+    assert (full[0, :36] != 0).all()  # asked for full measures: no padding inside the measure...
+    np.testing.assert_array_equal(full[1:], rows[1:])  # ... in one of the rhythms of the training measures
+    assert sorted(again.rhythms) == [6, 36] and again.rhythms[36][0].shape == (4, 36)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("G", (1, "major")), ("Em", (1, "minor")), ("F# minor", (3, "minor")), ("Bb", (-2, "major")),
+    ("D dorian", (0, "dorian")), ("Amix", (2, "mixolydian"))])
+def test_keys_are_read_by_tonic_and_mode(text, key):
+    from musegen.representations.score import parse_key
+
+    assert parse_key(text) == key
+
+
+# -- the networks -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["note", "series", "measure"])
+def test_stepped_network_matches_the_keras_model(variant, score_models):
+    from musegen.models import load_bundle
+    from musegen.representations.score import ScorePrimer
+    from musegen.scorenet import _Net
+
+    bundle = load_bundle(score_models[variant])
+    rep = bundle.representation
+    rows = rep.encode_primer(ScorePrimer(), num=2, seed=0).arrays
+    net = _Net(bundle.model, 2)
+    out = net.feed(rows)
+    if variant == "measure":  # the stepped network gives the vector; the model goes on to decode it
+        out = net.slot_logits(out)
+    np.testing.assert_allclose(out, np.asarray(bundle.model(rows))[:, -1], atol=1e-3)
+
+
+@pytest.mark.parametrize("variant", ["note", "series", "measure"])
+def test_every_variant_samples_complete_measures_in_the_key_asked(variant, score_models):
+    from musegen.models import load_bundle
+    from musegen.pipeline import generate
+
+    bundle = load_bundle(score_models[variant])
+    rep = bundle.representation
+    assert rep.variant.name == variant
+    for key, meter in (("G", None), ("C#m", "3/4")):  # C# minor: a key no jig is in, generated and transposed
+        primer = rep.primer(None, key=key, meter=meter)
+        gen = generate(bundle, num=3, temperature=1.5, seed=1, max_length=6,
+                       primer=rep.encode_primer(primer, num=3, seed=1))
+        for piece in gen.pieces:  # a first measure that begins with a rest is a pickup
+            assert len(piece.measures) == 6
+            assert all(m.is_full() for m in piece.measures[int(piece.pickup):])
+            assert piece.measures[0].key == ((1, "major") if key == "G" else (4, "minor"))
+            assert piece.measures[0].meter == ((3, 4) if meter else piece.measures[0].meter)
+
+
+@pytest.mark.parametrize("variant", ["note", "measure"])
+def test_sample_writes_the_score_files_and_the_seed_decides(variant, score_models, tmp_path):
+    for name, seed in (("a", 4), ("b", 4), ("c", 5)):
+        result = run("sample", "score", "--model", score_models[variant], "--out", tmp_path / name, "--seed", seed,
+                     "--measures", 8, "--num", 2, "--format", "abc,mid,svg")
+        assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert {"score_1.musicxml", "score_1.abc", "score_1.mid", "score_2.abc"} <= set(files)  # musicxml always
+    a, b, c = ((tmp_path / n / "score_1.abc").read_text() for n in "abc")
+    assert a == b != c
+    assert "not written" in result.output or (tmp_path / "c" / "score_1.svg").is_file()
+
+
+def test_a_primer_begins_every_score_and_sets_key_and_meter(score_models, tmp_path):
+    from musegen.formats.melody import read_melodies
+
+    (tmp_path / "primer.abc").write_text(TUNE)
+    result = run("sample", "score", "--model", score_models["series"], "--out", tmp_path / "out",
+                 "--primer", tmp_path / "primer.abc", "--measures", 4, "--format", "abc")
+    assert result.exit_code == 0, result.output
+    out = read_melodies(tmp_path / "out" / "score_1.abc")[0]
+    primer = read_melodies(tmp_path / "primer.abc")[0]
+    assert out.pickup and [m.events for m in out.measures[:3]] == [m.events for m in primer.measures[:3]]
+    assert len(out.measures) == 3 + 4 and all(m.is_full() for m in out.measures[1:])
+    assert out.measures[-1].key == (1, "major") and out.measures[-1].meter == (6, 8)
+
+
+def test_evaluate_reports_loss_rebuilds_and_sample_statistics(score_models, small_corpus):
+    import json
+
+    result = run("evaluate", "score", str(small_corpus), "--model", score_models["measure"], "--samples", 2,
+                 "--measures", 4, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["variant"] == "measure" and report["loss_per_measure"] > report["loss_per_note"] > 0
+    assert 0 <= report["codec_exact_rebuild"] <= 1
+    assert report["samples"]["measure_complete_rate"] == 1.0
+    assert 0 <= report["samples"]["copied_measure_rate"] <= 1
+    assert 0 < report["samples"]["scale_consistency"] <= 1
+    note = json.loads(run("evaluate", "score", str(small_corpus), "--model", score_models["note"], "--samples", 0,
+                          "--json").stdout)
+    assert note["loss_per_note"] > 0
+
+
+# -- refusals ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("broken.musicxml", "<score-partwise><part id='P1'><measure", "MusicXML"),
+    ("rests.abc", "X:1\nT:Silence\nM:6/8\nL:1/8\nK:G\nz6|z6|z6|\n", "no"),
+])
+def test_bad_corpora_are_refused_with_nothing_written(name, text, message, tmp_path):
+    (tmp_path / name).write_text(text)
+    out = tmp_path / "model"
+    result = run("train", "score", tmp_path / name, "--out", out, "--preset", "tiny")
+    assert_refused(result, contains=message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--variant", "chord"], "chord"),
+    (["--latent", "0"], "--latent"),
+])
+def test_bad_training_settings_are_refused(args, message, tmp_path, small_corpus):
+    result = run("train", "score", small_corpus, "--out", tmp_path / "m", "--preset", "tiny", *args)
+    assert_refused(result, contains=message)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--key", "H minor"], "--key"),
+    (["--meter", "6/7"], "--meter"),
+    (["--measures", "0"], "--measures"),
+    (["--meter", "12/4"], "longer than any measure"),
+    (["--primer", "notes.txt"], "--primer"),
+    (["--primer", "notes.abc"], "--primer"),
+    (["--primer", "primer.abc", "--key", "G"], "--key"),
+])
+def test_bad_sampling_options_and_primers_are_refused(args, message, score_models, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a score")
+    (tmp_path / "notes.abc").write_text("just some words\n")
+    (tmp_path / "primer.abc").write_text(TUNE)
+    args = [str(tmp_path / a) if a.startswith(("notes", "primer")) else a for a in args]
+    result = run("sample", "score", "--model", score_models["measure"], "--out", tmp_path / "out", *args)
+    assert_refused(result, contains=message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_score_model_is_not_another_representation(score_models, tmp_path):
+    assert_refused(run("sample", "midi", "--model", score_models["note"], "--out", tmp_path), contains="'score'")
+    assert_refused(run("sample", "score", "--model", Path(tmp_path) / "nothing"), contains="no such model")
+
+
+def test_prepare_caches_and_transpose_to_c_starts_every_piece_without_sharps_or_flats(small_corpus):
+    import json
+
+    from musegen.pipeline import prepare, resolve_config
+
+    args = ("prepare", "score", small_corpus, "--preset", "tiny", "--variant", "note", "--json")
+    first = json.loads(run(*args, "--transpose-to-c").stdout)
+    again = json.loads(run(*args, "--transpose-to-c").stdout)
+    assert again["cached"] and not first["cached"] and first["variant"] == "note"
+    config, _ = resolve_config("score", preset="tiny", overrides={})
+    moved = prepare("score", small_corpus, config=config.replace(
+        extra={**config.extra, "variant": "note", "transpose_to_c": True})).representation
+    assert {key[0] for key, _, _ in moved.headers} == {0}  # C major, A minor (a later key change may differ)
+    kept = json.loads(run(*args).stdout)
+    assert "G major" in kept["keys"] and kept["vocabulary"] > 20
