@@ -87,7 +87,7 @@ def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title
     ax = fig.add_subplot()
     rows = np.where(roll.velocity[lo:hi + 1] > 0, roll.velocity[lo:hi + 1], np.nan).astype(np.float32)  # NaN: "bad"
     if not roll.steps:  # an empty roll: one silent step
-        rows = np.ma.masked_all((hi - lo + 1, 1), dtype=np.float32)
+        rows = np.full((hi - lo + 1, 1), np.nan, dtype=np.float32)
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
