@@ -170,6 +170,36 @@ class _RollBaselines:
         return np.concatenate([_logit(sound), _logit(onset), vel], axis=1)
 
 
+def held_out_scores(bundle, pieces: list[Any], predictors: dict[str, Any], score) -> tuple[int, dict[str, float]]:
+    """Score every step after the first of each held-out piece, by the model and by each baseline.
+
+    ``predictors`` maps a baseline's name to ``predict(previous columns) ->
+    outputs shaped like the model's``; ``score(outputs, targets, previous)``
+    returns named per-step means.  Returns the number of steps scored and the
+    step-weighted means: ``key`` for the model, ``NAME_key`` for a baseline.
+    """
+    rows: dict[str, list[tuple[int, dict[str, float]]]] = {"model": [], **{k: [] for k in predictors}}
+    rep = bundle.representation
+    for piece in pieces:
+        cols = rep.encode(piece)
+        if len(cols) < 2:
+            continue
+        prev, target = cols[:-1], cols[1:]
+        pred = np.asarray(bundle.model(cols[None, :-1], training=False))[0]
+        rows["model"].append((len(target), score(pred, target, prev)))
+        for kind, predict in predictors.items():
+            rows[kind].append((len(target), score(predict(prev), target, prev)))
+    if not rows["model"]:
+        raise UsageError("no held-out piece is long enough to score (two steps at least)")
+    means: dict[str, float] = {}
+    for kind, scored in rows.items():
+        weights = np.array([w for w, _ in scored], float)
+        for key in scored[0][1]:
+            means[key if kind == "model" else f"{kind}_{key}"] = float(
+                np.average([r[key] for _, r in scored], weights=weights))
+    return int(sum(w for w, _ in rows["model"])), means
+
+
 def _roll_scores(pred: np.ndarray, target: np.ndarray, prev: np.ndarray, n: int) -> dict[str, float]:
     """Per column: the head's loss (and its parts) and the expected-velocity error in velocity units squared."""
     from musegen.models import roll_loss_terms
@@ -218,25 +248,12 @@ def evaluate_midi(bundle, corpus: str | os.PathLike, *, samples: int = 8, thresh
     t0 = time.perf_counter()
     train_cols = np.concatenate([rep.encode(p) for p in train])
     baselines = _RollBaselines(train_cols, n)
-    scores: dict[str, list[tuple[int, dict[str, float]]]] = {"model": [], "repeat": [], "average": []}
-    for piece in valid:
-        cols = rep.encode(piece)
-        if len(cols) < 2:
-            continue
-        prev, target = cols[:-1], cols[1:]
-        pred = np.asarray(bundle.model(cols[None, :-1], training=False))[0]
-        scores["model"].append((len(target), _roll_scores(pred, target, prev, n)))
-        for kind in ("repeat", "average"):
-            scores[kind].append((len(target), _roll_scores(baselines.predict(kind, prev), target, prev, n)))
+    predictors = {kind: (lambda prev, kind=kind: baselines.predict(kind, prev)) for kind in ("repeat", "average")}
+    steps, means = held_out_scores(bundle, valid, predictors,
+                                   lambda pred, target, prev: _roll_scores(pred, target, prev, n))
     result: dict[str, Any] = {"corpus": str(corpus), "model": str(bundle.path), "head": rep.head_kind,
-                              "pieces": len(pieces), "valid_pieces": len(valid),
-                              "valid_columns": int(sum(w for w, _ in scores["model"]))}
-    for kind, rows in scores.items():
-        weights = np.array([w for w, _ in rows], float)
-        for key in rows[0][1] if rows else ():
-            value = float(np.average([r[key] for _, r in rows], weights=weights))
-            result[f"{key}" if kind == "model" else f"{kind}_{key}"] = value
-    result["beats_both_baselines"] = bool(rows and result["loss"] < min(result["repeat_loss"], result["average_loss"]))
+                              "pieces": len(pieces), "valid_pieces": len(valid), "valid_columns": steps, **means}
+    result["beats_both_baselines"] = bool(result["loss"] < min(result["repeat_loss"], result["average_loss"]))
     result["seconds"] = round(time.perf_counter() - t0, 3)
     corpus_stats = [roll_statistics(p) for p in pieces]
     result["corpus_stats"] = _mean_stats(corpus_stats)
@@ -322,24 +339,10 @@ def evaluate_audio(bundle, corpus: str | os.PathLike, *, samples: int = 4, secon
                                                                      prev.shape)], axis=1),
         "mean": lambda prev: np.zeros((len(prev), 2 * n), np.float32),  # normalised: mean 0, variance 1
     }
-    rows: dict[str, list[tuple[int, dict[str, float]]]] = {"model": [], "repeat": [], "mean": []}
-    for piece in valid:
-        cols = rep.encode(piece)
-        if len(cols) < 2:
-            continue
-        prev, target = cols[:-1], cols[1:]
-        pred = np.asarray(bundle.model(cols[None, :-1], training=False))[0]
-        rows["model"].append((len(target), _frame_scores(pred, target, rep.head_kind)))
-        for kind, predict in baselines.items():
-            rows[kind].append((len(target), _frame_scores(predict(prev), target, rep.head_kind)))
+    steps, means = held_out_scores(bundle, valid, baselines,
+                                   lambda pred, target, prev: _frame_scores(pred, target, rep.head_kind))
     result: dict[str, Any] = {"corpus": str(corpus), "model": str(bundle.path), "head": rep.head_kind,
-                              "pieces": len(pieces), "valid_pieces": len(valid),
-                              "valid_frames": int(sum(w for w, _ in rows["model"]))}
-    for kind, scored in rows.items():
-        weights = np.array([w for w, _ in scored], float)
-        for key in ("loss", "mse"):
-            value = float(np.average([r[key] for _, r in scored], weights=weights)) if scored else float("nan")
-            result[key if kind == "model" else f"{kind}_{key}"] = value
+                              "pieces": len(pieces), "valid_pieces": len(valid), "valid_frames": steps, **means}
     result["beats_repeat_baseline"] = bool(result["loss"] < result["repeat_loss"])
     result["beats_mean_baseline"] = bool(result["loss"] < result["mean_loss"])
     band = rep.band_hz
