@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/sampling_speed.py
 	$(BIN)/python bench/abc_quality.py
 	$(BIN)/python bench/abc2midi_agreement.py
+	$(BIN)/python bench/synth_speed.py
 	$(BIN)/python bench/roll_roundtrip.py
 	$(BIN)/python bench/midi_quality.py
 	$(BIN)/python bench/audio_frames.py
