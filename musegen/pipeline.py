@@ -550,7 +550,8 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
             try:
                 written.extend(rep.write(fixed, stem, formats=(fmt,), force=force))
             except MusegenError as exc:  # e.g. a tune with no notes has no MIDI: say so, go on
-                skipped[fmt] = str(exc)
+                # the file is named in the summary already: keep the reason only
+                skipped[fmt] = str(exc).removeprefix(f"{stem.with_name(stem.name + '.' + fmt)}: ")
         files.extend(written)
         summaries.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
         reporter.update()
