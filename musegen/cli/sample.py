@@ -32,6 +32,26 @@ def read_primer(text: str) -> str:
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
+def show_result(result, *, json_out: bool, title: str, columns: tuple[str, ...], row) -> None:
+    """The summary of ``sample``: JSON, or a table with ``row(piece)``'s cells then the files written."""
+    if json_out:
+        emit_json(result.to_json())
+        return
+    from rich.table import Table
+
+    from musegen.cli.common import console
+
+    table = Table(title=title)
+    for col in (*columns, "files"):
+        table.add_column(col)
+    for p in result.pieces:
+        files = ", ".join(Path(f).name for f in p["files"])
+        if p["skipped"]:
+            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
+        table.add_row(*row(p), files)
+    console(stderr=False).print(table)
+
+
 @app.command("abc")
 def sample_abc(
     model: Annotated[Optional[Path], typer.Option(help="Model bundle [default: the shipped models/abc-jigs].")] = None,
@@ -60,24 +80,12 @@ def sample_abc(
     result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length,
                     primer=read_primer(primer), out=out, formats=formats, force=force, candidates=candidates,
                     reporter=reporter)
-    if json_out:
-        emit_json(result.to_json())
-        return
-    from rich.table import Table
-
-    from musegen.cli.common import console
-
     drawn = len(result.pieces) * candidates
-    table = Table(title=f"{len(result.pieces)} tune(s) kept of {drawn} drawn: {result.tokens} characters "
-                        f"in {result.seconds:.2f} s")
-    for col in ("title", "bars fitting", "repairs", "files"):
-        table.add_column(col)
-    for p in result.pieces:
-        files = ", ".join(Path(f).name for f in p["files"])
-        if p["skipped"]:
-            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
-        table.add_row(p["title"], f"{p['bars_fitting']}/{p['bars']}", str(len(p["repairs"])), files)
-    console(stderr=False).print(table)
+    show_result(result, json_out=json_out,
+                title=f"{len(result.pieces)} tune(s) kept of {drawn} drawn: {result.tokens} characters "
+                      f"in {result.seconds:.2f} s",
+                columns=("title", "bars fitting", "repairs"),
+                row=lambda p: (p["title"], f"{p['bars_fitting']}/{p['bars']}", str(len(p["repairs"]))))
 
 
 def length_in_beats(*, steps: int | None, beats: float | None, seconds: float | None, bpm: float,
@@ -147,23 +155,11 @@ def sample_midi(
     reporter = RichReporter(quiet=json_out)
     result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length, primer=primer_spec,
                     out=out, formats=formats, force=force, options={"threshold": threshold}, reporter=reporter)
-    if json_out:
-        emit_json(result.to_json())
-        return
-    from rich.table import Table
-
-    from musegen.cli.common import console
-
-    table = Table(title=f"{len(result.pieces)} piece(s): {result.tokens} columns in {result.seconds:.2f} s "
-                        f"(threshold {threshold:g}, temperature {temperature:g})")
-    for col in ("piece", "notes", "notes/s", "polyphony", "files"):
-        table.add_column(col)
-    for p in result.pieces:
-        files = ", ".join(Path(f).name for f in p["files"])
-        if p["skipped"]:
-            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
-        table.add_row(p["title"], str(p["notes"]), f"{p['notes_per_second']:.2f}", f"{p['polyphony']:.2f}", files)
-    console(stderr=False).print(table)
+    show_result(result, json_out=json_out,
+                title=f"{len(result.pieces)} piece(s): {result.tokens} columns in {result.seconds:.2f} s "
+                      f"(threshold {threshold:g}, temperature {temperature:g})",
+                columns=("piece", "notes", "notes/s", "polyphony"),
+                row=lambda p: (p["title"], str(p["notes"]), f"{p['notes_per_second']:.2f}", f"{p['polyphony']:.2f}"))
 
 
 @app.command("audio")
@@ -208,25 +204,15 @@ def sample_audio(
     reporter = RichReporter(quiet=json_out)
     result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=max_length, primer=primer_spec,
                     out=out, formats=formats, force=force, reporter=reporter)
-    if json_out:
-        emit_json(result.to_json())
-        return
-    from rich.table import Table
 
-    from musegen.cli.common import console
-
-    table = Table(title=f"{len(result.pieces)} piece(s): {result.tokens} frames in {result.seconds:.2f} s "
-                        f"(temperature {temperature:g})")
-    for col in ("piece", "seconds", "peak", "gain", "flatness", "files"):
-        table.add_column(col)
-    for p in result.pieces:
-        files = ", ".join(Path(f).name for f in p["files"])
-        if p["skipped"]:
-            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
+    def row(p):
         gain = f"{20 * math.log10(p['gain']):.1f} dB" if p["gain"] < 1 else "0 dB"  # turned down, never clipped
-        table.add_row(p["title"], f"{p['seconds']:.2f}", f"{p['peak']:.3f}", gain, f"{p['spectral_flatness']:.4f}",
-                      files)
-    console(stderr=False).print(table)
+        return (p["title"], f"{p['seconds']:.2f}", f"{p['peak']:.3f}", gain, f"{p['spectral_flatness']:.4f}")
+
+    show_result(result, json_out=json_out,
+                title=f"{len(result.pieces)} piece(s): {result.tokens} frames in {result.seconds:.2f} s "
+                      f"(temperature {temperature:g})",
+                columns=("piece", "seconds", "peak", "gain", "flatness"), row=row)
 
 
 @app.command("score")
@@ -276,21 +262,9 @@ def sample_score(
     reporter = RichReporter(quiet=json_out)
     result = sample(bundle, num=num, temperature=temperature, seed=seed, max_length=measures, primer=spec,
                     out=out, formats=formats, force=force, reporter=reporter)
-    if json_out:
-        emit_json(result.to_json())
-        return
-    from rich.table import Table
-
-    from musegen.cli.common import console
-
-    table = Table(title=f"{len(result.pieces)} score(s), {bundle.representation.variant.name} network: "
-                        f"{measures} measures each in {result.seconds:.2f} s (temperature {temperature:g})")
-    for col in ("score", "key", "meter", "measures full", "notes", "files"):
-        table.add_column(col)
-    for p in result.pieces:
-        files = ", ".join(Path(f).name for f in p["files"])
-        if p["skipped"]:
-            files += " (not written: " + "; ".join(f"{k}: {v}" for k, v in p["skipped"].items()) + ")"
-        table.add_row(p["title"], p["key"], p["meter"], f"{p['measures_full']}/{p['measures']}", str(p["notes"]),
-                      files)
-    console(stderr=False).print(table)
+    show_result(result, json_out=json_out,
+                title=f"{len(result.pieces)} score(s), {bundle.representation.variant.name} network: "
+                      f"{measures} measures each in {result.seconds:.2f} s (temperature {temperature:g})",
+                columns=("score", "key", "meter", "measures full", "notes"),
+                row=lambda p: (p["title"], p["key"], p["meter"], f"{p['measures_full']}/{p['measures']}",
+                               str(p["notes"])))
