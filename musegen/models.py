@@ -119,32 +119,17 @@ def _gaussian_head(spec: OutputSpec):
     return keras.layers.Dense(2 * spec.size, name="output"), gaussian_loss_class()()
 
 
-_GAUSSIAN_LOSS = None
 LOGVAR_RANGE = (-12.0, 6.0)  # log-variance clipped to this range (normalised units)
 
 
+def _mean_gaussian_nll(ops, y_true, y_pred):
+    return ops.mean(gaussian_nll(ops, y_true, y_pred), axis=-1)
+
+
 def gaussian_loss_class():
-    """The :class:`GaussianNLL` loss class, built once and registered for loading."""
-    global _GAUSSIAN_LOSS
-    if _GAUSSIAN_LOSS is not None:
-        return _GAUSSIAN_LOSS
-    from musegen import backend
-
-    keras = backend.keras()
-    ops = keras.ops
-
-    @keras.saving.register_keras_serializable(package="musegen", name="GaussianNLL")
-    class GaussianNLL(keras.losses.Loss):
-        """Nats per value, averaged: ``0.5 * (log var + (y - mean)^2 / var + log 2 pi)``."""
-
-        def __init__(self, name: str = "gaussian_nll", **kwargs):
-            super().__init__(name=name, **kwargs)
-
-        def call(self, y_true, y_pred):
-            return ops.mean(gaussian_nll(ops, y_true, y_pred), axis=-1)
-
-    _GAUSSIAN_LOSS = GaussianNLL
-    return GaussianNLL
+    """Nats per value, averaged: ``0.5 * (log var + (y - mean)^2 / var + log 2 pi)``."""
+    return _registered_loss("GaussianNLL", _mean_gaussian_nll, gaussian_loss_class.__doc__,
+                            loss_name="gaussian_nll")
 
 
 def gaussian_nll(ops, y_true, y_pred):
@@ -171,7 +156,7 @@ def _pair_softmax_head(spec: OutputSpec):
 _LOSSES: dict[str, Any] = {}
 
 
-def _registered_loss(name: str, call: Callable[[Any, Any, Any], Any], doc: str):
+def _registered_loss(name: str, call: Callable[[Any, Any, Any], Any], doc: str, *, loss_name: str | None = None):
     """A Keras loss class ``name`` whose ``call(y_true, y_pred)`` is ``call(ops, y_true, y_pred)``.
 
     Built once (Keras is imported lazily) and registered, so a model
@@ -184,7 +169,7 @@ def _registered_loss(name: str, call: Callable[[Any, Any, Any], Any], doc: str):
     keras = backend.keras()
     ops = keras.ops
 
-    def init(self, name: str = name, **kwargs):
+    def init(self, name: str = loss_name or name, **kwargs):
         keras.losses.Loss.__init__(self, name=name, **kwargs)
 
     cls = type(name, (keras.losses.Loss,), {"__init__": init, "__doc__": doc,
