@@ -1,7 +1,7 @@
 """How closely musegen's ABC player agrees with abc2midi.
 
 Each tune is converted twice, with the real ``abc2midi`` and with
-:func:`musegen.formats.abcparse.abc_to_song`; the melodies are compared note
+:func:`musegen.formats.abc.player.abc_to_song`; the melodies are compared note
 by note on (onset, pitch), an onset matching when it lies within a small
 tolerance (abc2midi starts every note one tick late); the notes of a chord,
 which abc2midi starts ten ticks apart, are given the chord's onset.  The score
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from musegen.errors import MusegenError  # noqa: E402
 from musegen.formats.abc import header_field, read_abc_text, split_tunes  # noqa: E402
-from musegen.formats.abcparse import abc_to_song  # noqa: E402
+from musegen.formats.abc.player import abc_to_song  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "nottingham"
 CHORD_STAGGER = 10  # ticks between the notes of a chord in abc2midi's output

@@ -29,14 +29,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from musegen.evaluation import evaluate_abc
+    from musegen.evaluation import evaluate
     from musegen.formats.abc import read_tunes
-    from musegen.formats.abccheck import abc2midi_available, abc2midi_check, check_tune
+    from musegen.formats.abc.check import abc2midi_available, abc2midi_check, check_tune
     from musegen.models import load_bundle
 
     bundle = load_bundle(args.model)
-    r = evaluate_abc(bundle, bundle.path / "validation.abc", samples=args.samples, temperature=args.temperature,
-                     seed=args.seed, candidates=args.candidates)
+    options = bundle.representation.EvaluateOptions(samples=args.samples, temperature=args.temperature,
+                                                    candidates=args.candidates)
+    r = evaluate(bundle, bundle.path / "validation.abc", options, seed=args.seed)
     human = read_tunes(Path(__file__).resolve().parents[1] / "corpora" / "jigs", clean=True)
     checks = [check_tune(t, repair=False) for t in human]
     human_meter = float(np.mean([c.bars_fitting == c.bars for c in checks]))

@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from musegen.formats.abc import read_tunes
-    from musegen.formats.abcparse import abc_to_song
+    from musegen.formats.abc.player import abc_to_song
     from musegen.formats.audio import (
         SAMPLE_RATE,
         audio_to_frames,

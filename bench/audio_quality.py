@@ -34,15 +34,15 @@ def main() -> None:
 
     import numpy as np
 
-    from musegen.evaluation import evaluate_audio
+    from musegen.evaluation import evaluate
     from musegen.formats.audio import spectral_flatness
     from musegen.models import load_bundle
     from musegen.pipeline import generate
 
     bundle = load_bundle(args.model, representation="audio")
     rep = bundle.representation
-    r = evaluate_audio(bundle, args.corpus, samples=args.samples, seconds=args.seconds, temperature=1.0,
-                       seed=args.seed)
+    options = rep.EvaluateOptions(samples=args.samples, seconds=args.seconds, temperature=1.0)
+    r = evaluate(bundle, args.corpus, options, seed=args.seed)
     print(f"model: {args.model} ({r['head']} head, {rep.input_spec().size} values per frame, band 0-{r['band_hz']:g} Hz)"
           f"   corpus: {args.corpus}, {r['valid_pieces']} held-out pieces, {r['valid_frames']} frames scored")
     print(f"{'per value of a normalised frame':<34} {'model':>10} {'repeat':>10} {'mean':>10}")

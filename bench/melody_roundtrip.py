@@ -51,7 +51,7 @@ CORPORA: dict[str, tuple[str, Callable[[int | None], list[tuple[str, Callable]]]
 
 def measure(pieces: list[tuple[str, Callable]], tmp: Path) -> dict:
     from musegen.errors import MusegenError
-    from musegen.formats.abcparse import abc_to_song
+    from musegen.formats.abc.player import abc_to_song
     from musegen.formats.melody import (
         abc_to_melody,
         melody_notes,

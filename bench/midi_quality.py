@@ -32,12 +32,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from musegen.evaluation import evaluate_midi
+    from musegen.evaluation import evaluate
     from musegen.models import load_bundle
     bundle = load_bundle(args.model, representation="midi")
-    thresholds = (10.0, 20.0, 30.0)
-    r = evaluate_midi(bundle, args.corpus, samples=args.samples, threshold=15.0, temperature=args.temperature,
-                      seed=args.seed, beats=args.beats, thresholds=thresholds)
+    options = bundle.representation.EvaluateOptions(samples=args.samples, threshold=15.0, thresholds="10,20,30",
+                                                    temperature=args.temperature, beats=args.beats)
+    r = evaluate(bundle, args.corpus, options, seed=args.seed)
     print(f"model: {args.model} ({r['head']} head)   corpus: {args.corpus}, {r['valid_pieces']} held-out pieces, "
           f"{r['valid_columns']} columns scored")
     print(f"{'per column':<34} {'model':>10} {'repeat':>10} {'average':>10}")

@@ -34,10 +34,10 @@ def run_variant(variant: str, corpus: str, out: Path, *, epochs: int, samples: i
                 temperature: float | None) -> dict:
     from musegen.models import load_bundle
     from musegen.pipeline import prepare, resolve_config, train
+    from musegen.evaluation import evaluate
     from musegen.representations.score import ScoreRepresentation
-    from musegen.scorenet import evaluate_score
 
-    preset = ScoreRepresentation.preset_for(variant)
+    preset = ScoreRepresentation.preset_for({"variant": variant})
     config, name = resolve_config("score", preset=preset, overrides={})
     config = config.replace(epochs=min(epochs, config.epochs))
     t0 = time.perf_counter()
@@ -47,7 +47,8 @@ def run_variant(variant: str, corpus: str, out: Path, *, epochs: int, samples: i
     result = train("score", corpus, out=out, config=config, preset=name, force=True)
     trained = time.perf_counter() - t0
     bundle = load_bundle(out, representation="score")
-    report = evaluate_score(bundle, corpus, samples=samples, measures=16, temperature=temperature, seed=0)
+    options = ScoreRepresentation.EvaluateOptions(samples=samples, measures=16, temperature=temperature)
+    report = evaluate(bundle, corpus, options, seed=0)
     h = result.history
     return {"variant": variant, "preset": name, "params": bundle.model.count_params(),
             "prepare_s": prepared, "train_s": trained, "epochs": len(h["loss"]), "best_epoch": h["best_epoch"],

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from musegen.errors import UsageError
 
@@ -85,6 +87,94 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: (tuple(v) if k == "transpose" else v) for k, v in d.items() if k in names})
+
+
+def check_sampling(*, temperature: float | None = None, seed: int = 0, num: int = 1, max_length: int = 1,
+                   candidates: int = 1) -> None:
+    """Refuse sampling options out of range (negative or non-finite temperature, seed, sizes)."""
+    if num < 1:
+        raise UsageError(f"--num must be at least 1, got {num}")
+    if max_length < 1:
+        raise UsageError(f"--max-length must be positive, got {max_length}")
+    if candidates < 1:
+        raise UsageError(f"--candidates must be at least 1, got {candidates}")
+    if temperature is not None and not (temperature >= 0 and math.isfinite(temperature)):
+        raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
+
+
+def option(default: Any, help: str, *, choices: tuple[str, ...] = (), flag: str = "",
+           show_default: str | bool = True) -> Any:
+    """A field of a :class:`Settings` dataclass that is also a command-line option.
+
+    ``help`` is the option's help text; ``choices`` the values it takes (a
+    string option); ``flag`` the option's own spelling (e.g.
+    ``"--drums/--no-drums"``); ``show_default`` what ``--help`` shows as its
+    default (``True``: the value itself).
+    """
+    return field(default=default, metadata={"help": help, "choices": tuple(choices), "flag": flag,
+                                             "show_default": show_default})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A frozen, typed set of options that validates itself; subclasses add fields made with :func:`option`.
+
+    A representation declares its own (how it reads music, how it samples,
+    what ``evaluate`` measures); the command line makes one option per field.
+    An unknown or misspelt name is refused, never dropped.
+    """
+
+    owner: ClassVar[str] = ""  # whose settings, in messages: "unknown midi head 'x'", "unknown midi setting 'y'"
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            kind = base_type(hints[f.name])
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+            elif kind in (int, float, bool, str) and not isinstance(value, kind) or (
+                    kind in (int, float) and isinstance(value, bool)):
+                raise UsageError(f"--{f.name.replace('_', '-')} must be {kind.__name__}, got {value!r}")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise UsageError(f"unknown {self._of(f.name.replace('_', ' '))} {value!r}; "
+                                 f"choose one of {', '.join(choices)}")
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse values out of range, with a message that shows the bad value (subclasses add checks)."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> Settings:
+        """Settings from a dict (a preset's, a bundle's, the command line's); ``None`` values take the default."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values or {}) - set(names))
+        if unknown:
+            raise UsageError(f"unknown {cls._of('setting')} {unknown[0]!r}; known: {', '.join(names) or 'none'}")
+        return cls(**{k: v for k, v in (values or {}).items() if v is not None})
+
+    @classmethod
+    def _of(cls, noun: str) -> str:
+        return f"{cls.owner} {noun}" if cls.owner else noun
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (``None`` values are ignored); unknown names are refused."""
+        return type(self).from_dict({**self.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
+
+
+def base_type(hint: Any) -> Any:
+    """``int`` of ``int``, ``int | None`` and ``Optional[int]``."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1
+    return args[0] if optional else hint
 
 
 def save_json(obj: Any, path: str | Path) -> None:

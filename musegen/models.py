@@ -229,6 +229,9 @@ HEADS: dict[str, Callable[[OutputSpec], tuple[Any, Any]]] = {
     "slot_softmax": _slot_softmax_head,  # a vector decoded into a measure's slots (score, measure variant)
 }
 
+# head kind -> its loss in NumPy form, f(ops, targets, outputs) (as evaluation scores held-out steps and baselines)
+LOSS_TERMS: dict[str, Callable[..., Any]] = {"roll": roll_loss_terms, "gaussian": gaussian_nll}
+
 
 def _token_embedding(spec: InputSpec, config: TrainConfig):
     """The embedding of token ids: learnt (``embedding`` values), or a fixed one-hot table when it is 0."""

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from musegen import __version__
-from musegen.config import TrainConfig, load_json, save_json
+from musegen.config import Settings, TrainConfig, check_sampling, load_json, save_json
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_dir
+from musegen.paths import cache_dir
 from musegen.progress import Reporter
-from musegen.representations import Representation, get_representation
+from musegen.representations import Representation, SamplingPlan, get_representation
 
 
 # -- prepare ------------------------------------------------------------------------------------------
@@ -69,10 +70,6 @@ def split_pieces(pieces: list[Any], *, valid_split: float, seed: int) -> tuple[l
     return train, valid
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("MUSEGEN_CACHE", Path.home() / ".cache" / "musegen"))
-
-
 def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([rep_name, __version__, settings], sort_keys=True).encode())
@@ -87,7 +84,7 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
             use_cache: bool = True) -> Dataset:
     """Read ``corpus``, split it by piece, fit the representation, encode every piece.
 
-    The result is cached under :func:`cache_dir`, keyed on the corpus files and
+    The result is cached under :func:`musegen.paths.cache_dir`, keyed on the corpus files and
     the settings, so a second run reads it back at once.
     """
     reporter = reporter or Reporter()
@@ -407,21 +404,33 @@ def generate_vectors(bundle, *, num: int, temperature: float, seed: int, max_len
     return Generated([rep.decode(c) for c in columns], int(columns.shape[0] * columns.shape[1]), seconds)
 
 
-def generate_score(bundle, **kwargs: Any) -> Generated:
-    """Melodies of a score model, each measure complete (see :func:`musegen.scorenet.generate_score`)."""
-    from musegen.scorenet import generate_score as run
+def generate_stepped(bundle, *, num: int, temperature: float, seed: int, max_length: int, primer: Any,
+                     progress=None, **_: Any) -> Generated:
+    """Pieces of a representation that steps the network itself (its ``sample_steps``), all in one batch.
 
-    return run(bundle, **kwargs)
+    The network is a :class:`musegen.sampling.NetworkStepper`: NumPy in and
+    out, the recurrent state carried; draws come from a NumPy generator
+    seeded with ``seed``, so the same seed gives the same pieces.
+    """
+    from musegen.sampling import NetworkStepper
+
+    if len(primer) != num:
+        raise MusegenError(f"{len(primer)} primed rows for {num} pieces")
+    t0 = time.perf_counter()
+    pieces, steps = bundle.representation.sample_steps(
+        NetworkStepper(bundle.model, num), primer, max_length=max_length, temperature=temperature,
+        rng=np.random.default_rng(seed), progress=progress)
+    return Generated(pieces, steps, time.perf_counter() - t0)
 
 
-# input kind (or a representation's own ``generator``) -> generator; add an entry for a new input kind
-GENERATORS = {"tokens": generate_tokens, "vectors": generate_vectors, "score": generate_score}
+# input kind, or a representation's own ``generator`` -> generator; add an entry for a new way to generate
+GENERATORS = {"tokens": generate_tokens, "vectors": generate_vectors, "stepped": generate_stepped}
 
 
 def generate(bundle, **kwargs: Any) -> Generated:
     """Generate with the sampler the representation names, else the one that fits its input (see :data:`GENERATORS`)."""
     rep = bundle.representation
-    return GENERATORS[getattr(rep, "generator", "") or rep.input_spec().kind](bundle, **kwargs)
+    return GENERATORS[rep.generator or rep.input_spec().kind](bundle, **kwargs)
 
 
 # -- evaluate -------------------------------------------------------------------------------------------
@@ -473,28 +482,13 @@ def select_candidates(rep: Representation, pieces: list[Any], *, candidates: int
     return chosen
 
 
-def check_sampling(*, temperature: float, seed: int, num: int = 1, max_length: int = 1, candidates: int = 1) -> None:
-    """Refuse sampling options out of range (negative or non-finite temperature, seed, sizes)."""
-    from musegen.config import MAX_SEED
-
-    if num < 1:
-        raise UsageError(f"--num must be at least 1, got {num}")
-    if max_length < 1:
-        raise UsageError(f"--max-length must be positive, got {max_length}")
-    if candidates < 1:
-        raise UsageError(f"--candidates must be at least 1, got {candidates}")
-    if not (temperature >= 0 and math.isfinite(temperature)):
-        raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
-    if not 0 <= seed <= MAX_SEED:
-        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
-
-
 @dataclass
 class SampleResult:
     files: list[Path]
     tokens: int
     seconds: float
     pieces: list[dict[str, Any]]
+    plan: SamplingPlan | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"files": [str(f) for f in self.files], "tokens": self.tokens, "seconds": round(self.seconds, 4),
@@ -502,36 +496,39 @@ class SampleResult:
                 "pieces": self.pieces}
 
 
-def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, primer: Any,
-           out: str | os.PathLike, formats: tuple[str, ...], force: bool = False, candidates: int = 1,
-           options: dict[str, Any] | None = None, reporter: Reporter | None = None) -> SampleResult:
+def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.PathLike, formats: tuple[str, ...],
+           force: bool = False, reporter: Reporter | None = None) -> SampleResult:
     """Generate ``num`` pieces, check and repair each, write them under ``out``.
 
-    ``primer`` is what the representation's ``encode_primer`` takes (ABC
-    text; a piano roll or list of them); ``options`` go to the generator
-    (e.g. ``threshold``).  With ``candidates`` > 1, that many pieces are drawn
-    (in the same batch) for each one written, and the first that passes the
-    representation's checks after repair is kept (else the one with the most
-    bars fitting).  Every output path is checked before anything is written,
-    so an existing file (without ``force``) stops the command with nothing
-    written.
+    ``options`` are the representation's :attr:`SampleOptions`; its
+    :meth:`plan_sampling` turns them into the primer, length, temperature
+    and candidates of the run.  With ``candidates`` > 1, that many pieces
+    are drawn (in the same batch) for each one written, and the first that
+    passes the representation's checks after repair is kept (else the one
+    with the most bars fitting).  Every output path is checked before
+    anything is written, so an existing file (without ``force``) stops the
+    command with nothing written.
     """
     from musegen.formats.abc import sanitize_filename, unique_stem
 
     reporter = reporter or Reporter()
-    check_sampling(temperature=temperature, seed=seed, num=num, max_length=max_length, candidates=candidates)
     rep = bundle.representation
+    check_sampling(seed=seed, num=num)
+    plan = rep.plan_sampling(bundle.path, options)
+    check_sampling(temperature=plan.temperature, max_length=plan.max_length, candidates=plan.candidates)
+    candidates = plan.candidates
     total = num * candidates
-    primer_array = rep.encode_primer(primer, num=total, seed=seed)
+    primer_array = rep.encode_primer(plan.primer, num=total, seed=seed)
     reporter.start(f"Sampling {num} piece(s)" + (f" x {candidates} candidates" if candidates > 1 else ""),
-                   max_length)
-    gen = generate(bundle, num=total, temperature=temperature, seed=seed, max_length=max_length,
-                   primer=primer_array, progress=lambda n: reporter.update(n), **(options or {}))
+                   plan.max_length)
+    gen = generate(bundle, num=total, temperature=plan.temperature, seed=seed, max_length=plan.max_length,
+                   primer=primer_array, progress=lambda n: reporter.update(n), **plan.options)
     reporter.finish()
     out = Path(out)
     taken: set[str] = set()
     plans = []
-    chosen = select_candidates(rep, [rep.with_primer(primer, piece) for piece in gen.pieces], candidates=candidates)
+    chosen = select_candidates(rep, [rep.with_primer(plan.primer, piece) for piece in gen.pieces],
+                               candidates=candidates)
     for i, (fixed, notes) in enumerate(chosen):
         notes["candidates"] = candidates
         stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
@@ -541,6 +538,7 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
             target = stem.with_name(stem.name + "." + f)
             if target.exists() and not force:
                 raise MusegenError(f"{target} already exists (use --force to overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
     reporter.start("Writing", len(plans))
     files: list[Path] = []
     summaries = []
@@ -556,4 +554,4 @@ def sample(bundle, *, num: int, temperature: float, seed: int, max_length: int, 
         summaries.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
         reporter.update()
     reporter.finish()
-    return SampleResult(files, gen.tokens, gen.seconds, summaries)
+    return SampleResult(files, gen.tokens, gen.seconds, summaries, plan)

@@ -63,10 +63,13 @@ CHUNK = 256  # steps per compiled call; progress is reported between calls
 CELL_STEPS = {"lstm": (_lstm_step, 2), "gru": (_gru_step, 1)}
 
 
-def read_recurrent_weights(model) -> tuple[list[_Layer], tuple[np.ndarray, np.ndarray]]:
-    """The stacked recurrent layers of ``model`` (fused kernels) and its output layer (the last dense one)."""
+def read_recurrent_weights(model, *, output: str | None = None) -> tuple[list[_Layer], tuple[np.ndarray, np.ndarray]]:
+    """The stacked recurrent layers of ``model`` (fused kernels) and its output layer: the dense layer named
+    ``output``, else the last dense one."""
     layers = []
     dense = None
+    if output is not None:
+        dense = tuple(np.asarray(v) for v in model.get_layer(output).get_weights())
     for layer in model.layers:
         if isinstance(layer, keras.layers.LSTM):
             w, u, b = (np.asarray(v) for v in layer.get_weights())
@@ -80,29 +83,34 @@ def read_recurrent_weights(model) -> tuple[list[_Layer], tuple[np.ndarray, np.nd
                 raise ValueError("only GRU layers with reset_after=True are supported")
             fused = tf.constant(np.concatenate([w, u], axis=0))
             layers.append(_Layer("gru", fused, tf.constant(b[0]), layer.units, tf.constant(b[1])))
-        elif isinstance(layer, keras.layers.Dense) and layers:
+        elif isinstance(layer, keras.layers.Dense) and layers and output is None:
             dense = tuple(np.asarray(v) for v in layer.get_weights())
     if not layers or dense is None:
         raise ValueError("the model has no recurrent layers or no output layer")
     return layers, dense
 
 
-class _Stepper:
-    """The recurrent stack and output layer of a model, stepped one column at a time."""
+class Stepper:
+    """The recurrent stack and output layer of a model, stepped one column at a time.
 
-    def __init__(self, model) -> None:
-        self.layers, (w, b) = read_recurrent_weights(model)
+    ``output`` names the dense layer whose values a step gives (default: the
+    model's last dense layer).
+    """
+
+    def __init__(self, model, *, output: str | None = None) -> None:
+        self.layers, (w, b) = read_recurrent_weights(model, output=output)
         self.out_size = int(w.shape[1])
         self.out_w, self.out_b = tf.constant(w), tf.constant(b)
 
-    def _initial_state(self, num):
+    def initial_state(self, num):
+        """Zero state of every layer for ``num`` rows."""
         state = []
         for layer in self.layers:
             n = CELL_STEPS[layer.kind][1]
             state.append(tuple(tf.zeros([num, layer.units]) for _ in range(n)))
         return tuple(state)
 
-    def _recurrent(self, x, state):
+    def recurrent(self, x, state):
         """Outputs ``[shape=(num, out)]`` of the output layer after feeding ``x`` to the stack."""
         new_state = []
         for layer, s in zip(self.layers, state, strict=True):
@@ -112,7 +120,7 @@ class _Stepper:
 
     def _step_all(self, inputs: np.ndarray) -> np.ndarray:
         """Outputs after each step of ``inputs`` ``[shape=(num, t, ...)]``, stepped in eager mode."""
-        state = self._initial_state(inputs.shape[0])
+        state = self.initial_state(inputs.shape[0])
         outs = []
         for t in range(inputs.shape[1]):
             o, state = self._step(tf.constant(inputs[:, t]), state)
@@ -152,7 +160,7 @@ class _Stepper:
         return outs, chunk_fn
 
 
-class TokenSampler(_Stepper):
+class TokenSampler(Stepper):
     """Generate token sequences from a network with a token input and a softmax head.
 
     Parameters
@@ -179,11 +187,11 @@ class TokenSampler(_Stepper):
 
     def _step(self, tokens, state):
         """Logits ``[shape=(num, vocab)]`` after reading ``tokens`` ``[shape=(num,)]``."""
-        return self._recurrent(tf.gather(self.embedding, tokens), state)
+        return self.recurrent(tf.gather(self.embedding, tokens), state)
 
     def _prime_graph(self, primer, num):
         """Read the primer (all but its last token); return the last token and the state."""
-        state = self._initial_state(num)
+        state = self.initial_state(num)
         for t in tf.range(tf.shape(primer)[0] - 1):
             self._loop_invariants(state)
             _, state = self._step(tf.fill([num], primer[t]), state)
@@ -302,7 +310,7 @@ def _gaussian_rule(out, prev, temperature, threshold, seed, step):
 COLUMN_RULES = {"roll": _roll_rule, "velocity": _velocity_rule, "noise": _noise_rule, "gaussian": _gaussian_rule}
 
 
-class VectorSampler(_Stepper):
+class VectorSampler(Stepper):
     """Generate columns from a network with a ``vectors`` input: each chosen column is fed back in.
 
     Parameters
@@ -331,11 +339,11 @@ class VectorSampler(_Stepper):
         x = column
         if self.projection is not None:
             x = tf.tanh(tf.matmul(x, self.projection[0]) + self.projection[1])
-        return self._recurrent(x, state)
+        return self.recurrent(x, state)
 
     def _prime_graph(self, primer):
         """Read ``primer`` ``[shape=(steps, num, features)]`` but its last column; return it and the state."""
-        state = self._initial_state(tf.shape(primer)[1])
+        state = self.initial_state(tf.shape(primer)[1])
         for t in tf.range(tf.shape(primer)[0] - 1):
             self._loop_invariants(state)
             _, state = self._step(primer[t], state)
@@ -377,3 +385,55 @@ class VectorSampler(_Stepper):
     def outputs(self, columns: np.ndarray) -> np.ndarray:
         """Outputs after each column of ``columns`` ``[shape=(num, t, features)]``, by stepping (for checks)."""
         return self._step_all(np.asarray(columns, dtype=np.float32))
+
+
+class NetworkStepper:
+    """A trained network stepped one input at a time: NumPy in, NumPy out, the recurrent state carried.
+
+    For representations that step the network themselves (``sample_steps``).
+    The input layers are read from the model: an embedding (``tokens``,
+    ``token_pairs``: the embeddings of a step's ids side by side), fixed
+    ``columns`` (``leading_vectors``), a dense ``projection``.  A step gives
+    the values of the model's ``vector`` layer when it has one (a network
+    whose decoder the representation runs itself, in NumPy: see
+    :meth:`weights`), else of its last dense layer.  Sampling is an eager
+    loop: the representation draws between steps.
+    """
+
+    def __init__(self, model, num: int) -> None:
+        names = {layer.name for layer in model.layers}
+        self.core = Stepper(model, output="vector" if "vector" in names else None)
+        self.state = self.core.initial_state(num)
+        self.embedding = self.columns = self.projection = None
+        self._weights = {layer.name: [np.asarray(v, np.float32) for v in layer.get_weights()] for layer in model.layers}
+        for layer in model.layers:
+            weights = self._weights[layer.name]
+            if layer.__class__.__name__ == "Embedding":
+                self.embedding = weights[0]
+            elif layer.name == "columns":
+                self.columns = weights[0]
+            elif layer.name == "projection":
+                self.projection = tuple(weights)
+
+    def weights(self, name: str) -> list[np.ndarray]:
+        """The weights of the model's layer ``name`` (e.g. a decoder the representation runs in NumPy)."""
+        return self._weights[name]
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """The output layer's values ``[shape=(num, out)]`` after reading one step ``x`` of every row."""
+        x = np.asarray(x)
+        if self.embedding is not None:
+            x = self.embedding[x.astype(np.int64)].reshape(len(x), -1)
+        if self.columns is not None:
+            x = x @ self.columns
+        if self.projection is not None:
+            x = np.tanh(x @ self.projection[0] + self.projection[1])
+        out, self.state = self.core.recurrent(tf.constant(x, tf.float32), self.state)
+        return np.asarray(out)
+
+    def feed(self, steps: np.ndarray) -> np.ndarray:
+        """Read ``steps`` ``[shape=(num, t, ...)]`` in order; the output after the last."""
+        out = None
+        for t in range(steps.shape[1]):
+            out = self.step(steps[:, t])
+        return out

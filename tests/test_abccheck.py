@@ -1,4 +1,4 @@
-"""Tests for musegen.formats.abccheck: checking and repairing generated ABC."""
+"""Tests for musegen.formats.abc.check: checking and repairing generated ABC."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from musegen.errors import MusegenError
-from musegen.formats.abccheck import CheckResult, abc2midi_available, abc2midi_check, check_tune
-from musegen.formats.abcparse import abc_to_song
+from musegen.formats.abc.check import CheckResult, abc2midi_available, abc2midi_check, check_tune
+from musegen.formats.abc.player import abc_to_song
 
 # the broken generated tune of the original study (docs/SPEC.md)
 STUDY_TUNE = (Path(__file__).parent / "data" / "study_tune.abc").read_text()

@@ -1,4 +1,4 @@
-"""Tests for musegen.formats.abcparse: playing ABC as abc2midi does."""
+"""Tests for musegen.formats.abc.player: playing ABC as abc2midi does."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from musegen.errors import MusegenError
-from musegen.formats.abcparse import abc_to_midi, abc_to_song, written_bars
+from musegen.formats.abc.player import abc_to_midi, abc_to_song, written_bars
 from musegen.formats.midi import read_midi
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "nottingham"
+HORNPIPES = Path(__file__).parent / "data" / "nottingham" / "hpps_first5.abc"  # the first five of hpps.abc
 
 STUDY_TUNE = (Path(__file__).parent / "data" / "study_tune.abc").read_text()
 
@@ -232,8 +232,8 @@ def test_agrees_with_abc2midi(tmp_path):
     from musegen.formats.abc import split_tunes
 
     cases = [STUDY_TUNE, tune("{g}A2 ~B3 !trill!c4 (3def Hg2|", "M:4/4\nL:1/8\nQ:1/4=100\nK:D")]
-    if (CORPUS / "hpps.abc").exists():
-        cases += split_tunes((CORPUS / "hpps.abc").read_text(encoding="latin-1"))[:5]
+    cases += split_tunes(HORNPIPES.read_text(encoding="latin-1"))
+    assert len(cases) == 7
     for i, text in enumerate(cases):
         src = tmp_path / f"t{i}.abc"
         out = tmp_path / f"t{i}.mid"

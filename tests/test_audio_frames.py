@@ -436,7 +436,7 @@ def test_frames_of_a_corpus_normalise(tmp_path):
 
 
 def test_song_and_scores_to_audio(tmp_path):
-    from musegen.formats.abcparse import abc_to_midi
+    from musegen.formats.abc.player import abc_to_midi
 
     audio = song_to_audio(Song(notes=[Note(0.0, 1.0, 69, 100, 0)], tempos=[(0.0, 120.0)]))
     assert audio.dtype == np.float32 and audio.ndim == 1 and len(audio) > 0.5 * SR

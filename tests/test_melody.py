@@ -14,7 +14,7 @@ import pytest
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import render
 from musegen.formats.abc import read_tunes
-from musegen.formats.abcparse import abc_to_song
+from musegen.formats.abc.player import abc_to_song
 from musegen.formats.melody import (
     GRID,
     Event,

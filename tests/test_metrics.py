@@ -13,9 +13,7 @@ from musegen.errors import UsageError
 from musegen.formats.abc import read_tunes
 from musegen.metrics import CharNgram, RunIndex, copy_rate, longest_shared_run, shared_runs, tune_body
 
-JIGS = Path("/work/shared/corpora/nottingham/jigs.abc")
-if not JIGS.is_file():
-    JIGS = Path(__file__).resolve().parents[1] / "corpora" / "nottingham" / "jigs.abc"
+JIGS = Path(__file__).resolve().parents[1] / "corpora" / "jigs" / "jigs.abc"  # the Nottingham jigs, shipped
 
 TEXTS = [
     'X:1\nT:One\nM:6/8\nK:G\n"G"GAB c2d|"D7"edc BAG|\n',
@@ -120,8 +118,7 @@ def test_bad_use():
 
 
 def test_jigs_baseline():
-    if not JIGS.is_file():
-        pytest.skip("Nottingham jigs corpus not found")
+    assert JIGS.is_file(), f"{JIGS}: the repository's copy of the Nottingham jigs is missing"
     tunes = read_tunes(JIGS)
     order = list(range(len(tunes)))
     random.Random(0).shuffle(order)

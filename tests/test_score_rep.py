@@ -87,7 +87,7 @@ def test_measure_slots_keep_ties_over_bar_lines(jig):
 
 def test_measure_autoencoder_rebuilds_a_handful_of_measures_and_survives_json(jig):
     from musegen.representations.score import melody_slot_rows
-    from musegen.scorenet import MeasureCodec, train_codec
+    from musegen.representations.score.measure import MeasureCodec, train_codec
 
     rows = melody_slot_rows(jig, slots=36, lo=60, hi=80)
     codec = train_codec(rows, classes=3 + 21, latent=8, hidden=64, epochs=200, shifts=0, lr=0.01)
@@ -116,15 +116,15 @@ def test_keys_are_read_by_tonic_and_mode(text, key):
 def test_stepped_network_matches_the_keras_model(variant, score_models):
     from musegen.models import load_bundle
     from musegen.representations.score import ScorePrimer
-    from musegen.scorenet import _Net
+    from musegen.sampling import NetworkStepper
 
     bundle = load_bundle(score_models[variant])
     rep = bundle.representation
     rows = rep.encode_primer(ScorePrimer(), num=2, seed=0).arrays
-    net = _Net(bundle.model, 2)
+    net = NetworkStepper(bundle.model, 2)
     out = net.feed(rows)
     if variant == "measure":  # the stepped network gives the vector; the model goes on to decode it
-        out = net.slot_logits(out)
+        out = rep.variant.slot_logits(net, out)
     np.testing.assert_allclose(out, np.asarray(bundle.model(rows))[:, -1], atol=1e-3)
 
 

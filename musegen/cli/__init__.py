@@ -94,13 +94,12 @@ def _root(
 
 
 def _register() -> None:
-    # one module per command; add an entry here
     from musegen.cli import convert, evaluate, info, prepare, sample, train
 
-    app.add_typer(prepare.app, name="prepare")
-    app.add_typer(train.app, name="train")
-    app.add_typer(sample.app, name="sample")
-    app.add_typer(evaluate.app, name="evaluate")
+    # the commands written once: one sub-command per entry of the representations' registry
+    for verb in (prepare, train, sample, evaluate):
+        app.add_typer(verb.app, name=verb.__name__.rsplit(".", 1)[1])
+    # one module per command; add an entry here
     app.command("convert")(convert.convert)
     app.command("info")(info.info)
 

@@ -215,7 +215,7 @@ def _select_tunes(src: Path, options: ConvertOptions) -> list[str]:
 
 
 def _abc_to_mid(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
-    from musegen.formats.abcparse import abc_to_midi
+    from musegen.formats.abc.player import abc_to_midi
 
     return abc_to_midi(tune, dst, chords=options.chords, force=options.force)
 
@@ -238,7 +238,7 @@ def _abc_to_abc(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
 
 
 def _abc_to_wav(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
-    from musegen.formats.abcparse import abc_to_song
+    from musegen.formats.abc.player import abc_to_song
     from musegen.formats.synth import song_to_wav
 
     song, report = abc_to_song(tune, chords=options.chords)
@@ -251,7 +251,7 @@ def _abc_to_wav(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
 def _abc_via_roll(fmt: str) -> Callable[[str, Path, ConvertOptions], list[str]]:
     """A tune writer that plays the tune into a piano roll and writes it with ``ROLL_WRITERS[fmt]``."""
     def write(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
-        from musegen.formats.abcparse import abc_to_song
+        from musegen.formats.abc.player import abc_to_song
         from musegen.formats.pianoroll import song_to_roll
 
         song, report = abc_to_song(tune, chords=options.chords)
@@ -339,7 +339,7 @@ def _read_musicxml(src: Path, options: ConvertOptions) -> tuple[Any, list[str]]:
 
     from music21 import converter, stream
 
-    from musegen.formats.melody import _melody_part, _reason, _score_title, score_to_melody
+    from musegen.formats.melody import melody_part, reason, score_title, score_to_melody
 
     try:
         with warnings.catch_warnings():
@@ -347,13 +347,13 @@ def _read_musicxml(src: Path, options: ConvertOptions) -> tuple[Any, list[str]]:
             score = converter.parse(str(src), format="musicxml", forceSource=True, storePickle=False)
             if isinstance(score, stream.Opus):
                 score = score.scores[0] if score.scores else score
-            melody = score_to_melody(score, title=_score_title(score) or src.stem)
+            melody = score_to_melody(score, title=score_title(score) or src.stem)
             parts = list(score.parts) if isinstance(score, stream.Score) else []
-            part = _melody_part(score)
+            part = melody_part(score)
     except MusegenError:
         raise
     except Exception as exc:  # noqa: BLE001 - music21 raises many kinds on bad files
-        raise MusegenError(f"{src}: not a readable MusicXML file ({_reason(exc)})") from None
+        raise MusegenError(f"{src}: not a readable MusicXML file ({reason(exc)})") from None
     if len(parts) < 2:
         return melody, []
     name = str(part.partName or part.id or "").strip() or "1"

@@ -34,7 +34,7 @@ import numpy as np
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable
 from musegen.formats.midi import Song
-from musegen.formats.synth import _check_rate, render_song, write_wav
+from musegen.formats.synth import check_rate, render_song, write_wav
 
 SAMPLE_RATE = 16000  # Hz: the rate of the study
 FRAME_SECONDS = 0.25  # s per frame: 4,000 samples at 16 kHz
@@ -156,7 +156,7 @@ def read_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np
     """
     import soundfile as sf
 
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     path = _existing_file(path)
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
@@ -183,7 +183,7 @@ def midi_or_abc_to_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_R
     """Render the tunes of ABC and MIDI files (a file or a folder) as audio.
 
     Every tune of an ABC file is played with
-    :func:`musegen.formats.abcparse.abc_to_song`; a MIDI file is read with
+    :func:`musegen.formats.abc.player.abc_to_song`; a MIDI file is read with
     :func:`musegen.formats.midi.read_midi`; both are rendered by
     :func:`song_to_audio`.
 
@@ -193,10 +193,10 @@ def midi_or_abc_to_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_R
         One mono signal per tune, in file order.
     """
     from musegen.formats.abc import read_tunes
-    from musegen.formats.abcparse import abc_to_song
+    from musegen.formats.abc.player import abc_to_song
     from musegen.formats.midi import read_midi
 
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     files = _files(path, SCORE_SUFFIXES, "ABC or MIDI")
     for f in files:
         if f.suffix.lower() not in SCORE_SUFFIXES:
@@ -294,7 +294,7 @@ def _check_frames(frames: Frames, source: str = "frames") -> Frames:
         raise MusegenError(f"{source}: hop {hop!r} does not suit window {frames.window!r} "
                            f"(expected {expected_hop} for frames of {L})")
     try:
-        _check_rate(frames.sample_rate)
+        check_rate(frames.sample_rate)
     except UsageError as exc:
         raise MusegenError(f"{source}: {exc}") from None
     data = np.asarray(frames.data)
@@ -346,7 +346,7 @@ def audio_to_frames(
         ``ceil(n / frame_length)`` (the last is padded with zeros), overlapped
         ones ``ceil(n / hop) + 1``.
     """
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     audio = np.asarray(audio)
     if audio.ndim != 1:
         raise MusegenError(f"audio of shape {audio.shape}: expected mono samples, shape (n,)")
@@ -581,7 +581,7 @@ def _loud_power(audio, sample_rate: int, what: str) -> np.ndarray:
         Frames whose energy is within :data:`SILENCE_DB` of the loudest frame
         (of all the signals together).
     """
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     signals = [audio] if isinstance(audio, np.ndarray) else list(audio)
     if not signals:
         raise MusegenError(f"{what}: no audio")
@@ -700,7 +700,7 @@ def draw_spectrogram(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     check_writable(path, force=force)
     audio = np.asarray(audio)
     if audio.ndim != 1:

@@ -78,7 +78,7 @@ def bundled_midi(name: str, *, progress: Callable[[int, int], None] | None = Non
     """
     import music21
 
-    from musegen.pipeline import cache_dir
+    from musegen.paths import cache_dir
 
     sources = bundled_sources(name, midi=True)
     folder = cache_dir() / "music21" / f"{name}-midi-{music21.__version__}"

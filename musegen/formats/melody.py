@@ -45,30 +45,23 @@ from pathlib import Path
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable, write_text
 from musegen.formats.abc import read_tunes, strip_comments, tune_title
+from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, key_name, spell: importable from here
+    ABC_MODES,
+    MODE_ALIASES,
+    MODES,
+    NOTE_ACCIDENTAL_TEXT,
+    fifths_name,
+    fold,
+    key_name,
+    mode_name,
+    signature,
+    spell,
+)
 
 GRID = Fraction(1, 12)  # durations are multiples of this many quarter notes (sixteenths and triplets)
 MUSIC21_PREFIX = "music21:"
 DEFAULT_METER = (4, 4)
 
-# A mode's tonic on the circle of fifths, counted from the major tonic of its key
-# signature (A minor and C major share 0 sharps: A is 3 fifths above C).  Add an entry here.
-MODES: dict[str, int] = {
-    "major": 0,
-    "minor": 3,
-    "dorian": 2,
-    "phrygian": 4,
-    "lydian": -1,
-    "mixolydian": 1,
-    "locrian": 5,
-}
-MODE_ALIASES = {"ionian": "major", "aeolian": "minor"}
-ABC_MODES = {"major": "", "minor": "m", "dorian": "dor", "phrygian": "phr", "lydian": "lyd",
-             "mixolydian": "mix", "locrian": "loc"}
-
-LETTERS = "CDEFGAB"
-NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_FIFTHS_ORDER = "FCGDAEB"  # letters in circle-of-fifths order (F is -1, C is 0)
-_ABC_ACCIDENTAL = {-2: "__", -1: "_", 0: "=", 1: "^", 2: "^^"}
 # note values a score can show as one note (quarter lengths), longest first: plain,
 # dotted, and triplet values down to the triplet thirty-second
 EXPRESSIBLE: tuple[Fraction, ...] = tuple(sorted(
@@ -213,61 +206,10 @@ def melody_notes(melody: Melody, *, starts: list[Fraction] | None = None) -> lis
 # --------------------------------------------------------------------------- keys and spelling
 
 
-def _mode(name: str | None) -> str:
-    name = (name or "major").lower()
-    name = MODE_ALIASES.get(name, name)
-    return name if name in MODES else "major"
-
-
-def _fifths_name(fifths: int) -> str:
-    """The note name at ``fifths`` on the circle of fifths (0 is C, -1 F, 7 C#, 8 G#)."""
-    letter = _FIFTHS_ORDER[(fifths + 1) % 7]
-    sharps = (fifths + 1) // 7
-    return letter + ("#" * sharps if sharps > 0 else "b" * -sharps)
-
-
-def key_name(fifths: int, mode: str) -> tuple[str, str]:
-    """The tonic (``"F#"``, ``"Bb"``) and mode of a key signature: ``key_name(2, "minor") == ("B", "minor")``."""
-    mode = _mode(mode)
-    return _fifths_name(fifths + MODES[mode]), mode
-
-
-def _signature(fifths: int) -> dict[str, int]:
-    """Each letter's alteration under a key signature (+1 sharp, -1 flat)."""
-    acc = dict.fromkeys(LETTERS, 0)
-    for letter in _FIFTHS_ORDER[: max(fifths, 0)]:
-        acc[letter] = 1
-    for letter in _FIFTHS_ORDER[::-1][: max(-fifths, 0)]:
-        acc[letter] = -1
-    return acc
-
-
-def spell(pitch: int, fifths: int, mode: str = "major") -> tuple[str, int, int]:
-    """Spell a MIDI pitch in a key: ``(letter, alteration, octave)``, e.g. ``spell(61, 2) == ("C", 1, 4)``.
-
-    The spelling is the one nearest the key on the line of fifths (single
-    sharps and flats only): the key's own notes keep its spelling, a minor
-    key's raised sixth and seventh are sharpened (F sharp in G minor), other
-    notes lean to sharps in sharp keys and C, to flats in flat keys.
-    """
-    center = fifths + 2 + (2 if _mode(mode) == "minor" else 0)
-    pc = pitch % 12
-    candidates = [pos for pos in range(-8, 13) if (7 * pos) % 12 == pc]  # Fb .. B#: at most one accidental
-    pos = min(candidates, key=lambda p: (abs(p - center), -p if fifths >= 0 else p))
-    letter, alter = _FIFTHS_ORDER[(pos + 1) % 7], (pos + 1) // 7
-    octave = (pitch - NATURAL[letter] - alter) // 12 - 1
-    return letter, alter, octave
-
-
 def key_offset_to_c(melody: Melody) -> int:
     """Semitones (-6..5) that move the first measure's key signature to none: C major, A minor, D dorian..."""
     fifths = melody.measures[0].fifths if melody.measures else 0
-    return _fold(-7 * fifths)
-
-
-def _fold(semitones: int) -> int:
-    """``semitones`` modulo 12 in -6..5."""
-    return (semitones + 6) % 12 - 6
+    return fold(-7 * fifths)
 
 
 def transpose_melody(melody: Melody, semitones: int) -> Melody:
@@ -289,7 +231,7 @@ def transpose_melody(melody: Melody, semitones: int) -> Melody:
                 raise MusegenError(f"{melody.title or 'melody'}: transposing by {semitones} moves pitch {e.pitch} "
                                    "out of the MIDI range 0..127")
             events.append(e if e.pitch is None else Event(e.pitch + semitones, e.duration, e.tie))
-        measures.append(Measure(events, m.numerator, m.denominator, _fold(m.fifths + 7 * semitones), m.mode))
+        measures.append(Measure(events, m.numerator, m.denominator, fold(m.fifths + 7 * semitones), m.mode))
     return Melody(measures, melody.title, melody.pickup)
 
 
@@ -446,7 +388,7 @@ def score_to_melody(score, *, title: str = "") -> Melody:
     MusegenError
         When the score has no notes.
     """
-    title = title or _score_title(score)
+    title = title or score_title(score)
     return _melody(_score_measures(score, title), title)
 
 
@@ -454,7 +396,7 @@ def _score_measures(score, title: str) -> list[Measure]:
     """The measures of :func:`score_to_melody`, before the canonical form's last steps."""
     from music21 import meter, stream
 
-    part = _melody_part(score)
+    part = melody_part(score)
     measures = list(part.getElementsByClass(stream.Measure))
     if not measures:
         part = part.makeMeasures()
@@ -474,14 +416,14 @@ def _score_measures(score, title: str) -> list[Measure]:
     ts = next(iter(part.recurse().getElementsByClass(meter.TimeSignature)), None)
     meter_now = (ts.numerator, ts.denominator) if ts is not None else DEFAULT_METER
     ks = _first_key(part)
-    key_now = (ks.sharps, _mode(getattr(ks, "mode", None))) if ks is not None else (0, "major")
+    key_now = (ks.sharps, mode_name(getattr(ks, "mode", None))) if ks is not None else (0, "major")
     bars: list[_Bar] = []
     t = Fraction(0)
     for m in measures:
         if m.timeSignature is not None:
             meter_now = (m.timeSignature.numerator, m.timeSignature.denominator)
         if m.keySignature is not None:
-            key_now = (m.keySignature.sharps, _mode(getattr(m.keySignature, "mode", None)))
+            key_now = (m.keySignature.sharps, mode_name(getattr(m.keySignature, "mode", None)))
         start = max(quantize(m.offset), t)
         end = quantize(m.offset + _measure_length(m))
         if end > start:
@@ -490,7 +432,7 @@ def _score_measures(score, title: str) -> list[Measure]:
     return _to_measures(_join_ties(notes), bars)
 
 
-def _melody_part(score):
+def melody_part(score):
     """The part that holds the melody: the first named like a melody (:data:`MELODY_PARTS`), else the first.
 
     A transposing instrument's part is moved to sounding pitch.
@@ -529,7 +471,7 @@ def _first_key(part):
     return next(iter(part.recurse().getElementsByClass(key.KeySignature)), None)
 
 
-def _score_title(score) -> str:
+def score_title(score) -> str:
     md = getattr(score, "metadata", None)
     if md is None:
         return ""
@@ -678,7 +620,7 @@ def _abc_segments(tune: str) -> tuple[str, list[tuple[str, bool]]]:
     return title, segments
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
     """An exception as a short one-line reason."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
@@ -715,7 +657,7 @@ def abc_to_melody(tune: str) -> Melody:
         try:
             score = _read_abc_segment(text)
         except Exception as exc:  # noqa: BLE001 - music21's ABC reader raises many kinds on bad input
-            raise MusegenError(f"{title or 'ABC tune'!r}: music21 cannot read it ({_reason(exc)})") from None
+            raise MusegenError(f"{title or 'ABC tune'!r}: music21 cannot read it ({reason(exc)})") from None
         if not score.recurse().notes:
             continue
         measures += _score_measures(score, title)
@@ -764,7 +706,7 @@ def _abc_bar(m: Measure, pieces: list[tuple[int | None, Fraction, bool]]) -> str
     """
     if not pieces:
         return "z" + _abc_length(m.expected)
-    sig = _signature(m.fifths)
+    sig = signature(m.fifths)
     touched: set[str] = set()
     beat = _beat(m.numerator, m.denominator)
     out: list[str] = []
@@ -788,7 +730,7 @@ def _abc_bar(m: Measure, pieces: list[tuple[int | None, Fraction, bool]]) -> str
                 letter, alter, octave = spell(pitch, m.fifths, m.mode)
                 mark = ""
                 if alter != sig[letter] or letter in touched:
-                    mark = _ABC_ACCIDENTAL[alter]
+                    mark = NOTE_ACCIDENTAL_TEXT[alter]
                     touched.add(letter)
                 text += mark + _abc_pitch(letter, octave) + _abc_length(written) + ("-" if tied else "")
         if out and (run or t % beat == 0):
@@ -837,7 +779,7 @@ def melody_to_abc(melody: Melody, *, index: int = 1) -> str:
 # --------------------------------------------------------------------------- MIDI
 
 
-_TONICS = {_fifths_name(f): f for f in range(-7, 11)}  # tonic name -> fifths, Cb (major) to A# (minor)
+_TONICS = {fifths_name(f): f for f in range(-7, 11)}  # tonic name -> fifths, Cb (major) to A# (minor)
 
 
 def melody_to_song(melody: Melody):
@@ -910,7 +852,7 @@ def melody_to_midifile(melody: Melody):
     for beat, fifths, mode in keys:  # MIDI knows major and minor keys only: a mode is written as major
         if -7 <= fifths <= 7:
             minor = mode == "minor"
-            name = _fifths_name(fifths + MODES["minor"]) + "m" if minor else _fifths_name(fifths)
+            name = fifths_name(fifths + MODES["minor"]) + "m" if minor else fifths_name(fifths)
             events.append((round(beat * TICKS_PER_BEAT), mido.MetaMessage("key_signature", key=name)))
     for beat, num, den in short:
         msg = mido.MetaMessage("marker", text=f"{SHORT_BAR_MARKER} {num}/{den}")
@@ -1015,11 +957,11 @@ def read_musicxml_melody(path: str | os.PathLike) -> Melody:
             score = converter.parse(str(path), format="musicxml")
             if isinstance(score, stream.Opus):
                 score = score.scores[0] if score.scores else score
-            return score_to_melody(score, title=_score_title(score) or path.stem)
+            return score_to_melody(score, title=score_title(score) or path.stem)
     except MusegenError:
         raise
     except Exception as exc:  # noqa: BLE001 - music21 raises many kinds on bad files
-        raise MusegenError(f"{path}: not a readable MusicXML file ({_reason(exc)})") from None
+        raise MusegenError(f"{path}: not a readable MusicXML file ({reason(exc)})") from None
 
 
 def _abc_file_melodies(path: Path, skipped: list[str]) -> list[Melody]:

@@ -396,7 +396,7 @@ def beats_to_seconds(song: Song, beats: np.ndarray) -> np.ndarray:
     return starts[j] + (beats - knots[j]) * spb[j]
 
 
-def _check_rate(sample_rate: int) -> int:
+def check_rate(sample_rate: int) -> int:
     if not isinstance(sample_rate, (int, np.integer)) or not SAMPLE_RATES[0] <= sample_rate <= SAMPLE_RATES[1]:
         low, high = SAMPLE_RATES
         raise UsageError(f"sample rate {sample_rate!r}: use a whole number of Hz from {low} to {high}")
@@ -458,7 +458,7 @@ def render_song(song: Song, *, sample_rate: int = 44100) -> np.ndarray:
         note off plus at most :data:`MAX_TAIL_SECONDS` of release and room;
         a song without notes gives :data:`EMPTY_SECONDS` of silence.
     """
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     events = _schedule(song, sr)
     if not events:
         return np.zeros(int(EMPTY_SECONDS * sr), dtype=np.float32)
@@ -548,7 +548,7 @@ def write_wav(
     """
     import soundfile as sf
 
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     audio = np.asarray(audio)
     if audio.ndim not in (1, 2) or audio.shape[0] == 0:
         raise MusegenError(f"audio of shape {audio.shape}: expected (samples,) or (samples, channels)")
@@ -632,7 +632,7 @@ def render_fluidsynth(
     """
     import soundfile as sf
 
-    sr = _check_rate(sample_rate)
+    sr = check_rate(sample_rate)
     exe = shutil.which("fluidsynth")
     if exe is None:
         raise MusegenError("fluidsynth is needed for --soundfont / --synth fluidsynth: install it "
@@ -713,7 +713,7 @@ def song_to_wav(
         synth = "fluidsynth" if soundfont is not None else "builtin"
     if synth not in SYNTHS:
         raise UsageError(f"synth {synth!r}: use one of auto, {', '.join(SYNTHS)}")
-    _check_rate(sample_rate)
+    check_rate(sample_rate)
     check_writable(path, force=force)  # fail before rendering
     audio = SYNTHS[synth](song, soundfont=soundfont, sample_rate=sample_rate)
     return write_wav(audio, path, sample_rate=sample_rate, force=force)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from musegen.errors import UsageError
 from musegen.representations.abc import AbcRepresentation
 from musegen.representations.audio import AudioRepresentation
-from musegen.representations.base import InputSpec, OutputSpec, Representation
+from musegen.representations.base import InputSpec, NoSettings, OutputSpec, Representation, SamplingPlan
 from musegen.representations.midi import MidiRepresentation
 from musegen.representations.score import ScoreRepresentation
 
@@ -29,4 +29,5 @@ def get_representation(name: str) -> type[Representation]:
         raise UsageError(f"unknown representation {name!r}; choose one of {', '.join(REPRESENTATIONS)}") from None
 
 
-__all__ = ["REPRESENTATIONS", "InputSpec", "OutputSpec", "Representation", "get_representation"]
+__all__ = ["REPRESENTATIONS", "InputSpec", "NoSettings", "OutputSpec", "Representation", "SamplingPlan",
+           "get_representation"]

@@ -3,19 +3,84 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.errors import MusegenError
+from musegen.config import Settings, check_sampling, option
+from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
-from musegen.representations.base import InputSpec, OutputSpec, Representation
+from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PAD, START, END, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
 START_ID, END_ID, UNK_ID = 1, 2, 3
+DEFAULT_PRIMER = "X:"  # the model writes the tune number, then the header and the tune
+COPY_RUN = 48  # a sample copies a training tune when it shares this many body characters with it
+
+
+@dataclass(frozen=True)
+class AbcSettings(Settings):
+    """How tunes are read: characters rarer than ``min_count`` in the training tunes are one unknown class."""
+
+    owner = "abc"
+    min_count: int = option(3, "Characters seen fewer times in the training tunes are read as unknown.")
+
+    def validate(self) -> None:
+        if self.min_count < 1:
+            raise UsageError(f"--min-count must be at least 1, got {self.min_count}")
+
+
+@dataclass(frozen=True)
+class AbcSampleOptions(Settings):
+    owner = "abc"
+    temperature: float = option(0.8, "Sampling temperature (0: always the likeliest character).")
+    max_length: int = option(2000, "Most characters generated per tune.")
+    primer: str = option(DEFAULT_PRIMER, "Start of the tune: text (e.g. 'X:1\\nM:6/8\\nK:D\\n') or a file.")
+    candidates: int = option(4, "Tunes drawn for each one written; the first whose every bar fits is kept "
+                                "(1: no choice).")
+
+    def validate(self) -> None:
+        check_sampling(temperature=self.temperature, max_length=self.max_length, candidates=self.candidates)
+        read_primer(self.primer, check_only=True)
+
+
+@dataclass(frozen=True)
+class AbcEvaluateOptions(Settings):
+    owner = "abc"
+    samples: int = option(0, "Also generate N tunes and check validity and copying.")
+    temperature: float = option(0.8, "Temperature of the samples.")
+    candidates: int = option(4, "Draws per written tune, as in `sample abc`.")
+    max_length: int = option(2000, "Most characters generated per tune.")
+    order: int = option(4, "Order of the character n-gram baseline.")
+    abc2midi: bool = option(True, "Also count the samples abc2midi reads with no error (when it is installed).")
+
+    def validate(self) -> None:
+        if self.samples < 0:
+            raise UsageError(f"--samples must be 0 or positive, got {self.samples}")
+        if self.order < 1:
+            raise UsageError(f"--order must be at least 1, got {self.order}")
+        check_sampling(temperature=self.temperature, max_length=self.max_length, candidates=self.candidates)
+
+
+def read_primer(text: str, *, check_only: bool = False) -> str:
+    """A primer given as a file path, or as text with ``\\n`` escapes.
+
+    Text that looks like a file name (a path separator or a file suffix, no
+    line break) but names no file is refused rather than used as music.
+    """
+    path = Path(text)
+    if text and len(text) < 1024 and path.is_file():
+        return "" if check_only else abcfmt.read_abc_text(path)
+    looks_like_path = "\n" not in text and "\\n" not in text and (
+        "/" in text or path.suffix.lower() in (".abc", ".txt", ".mid"))
+    if path.is_dir() or (looks_like_path and not path.exists()):
+        raise UsageError(f"--primer {text}: no such file (give a file, or ABC text such as 'M:6/8\\nK:D\\n')")
+    return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
 class AbcRepresentation(Representation):
@@ -26,7 +91,24 @@ class AbcRepresentation(Representation):
     """
 
     name: ClassVar[str] = "abc"
+    Settings = AbcSettings
+    SampleOptions = AbcSampleOptions
+    EvaluateOptions = AbcEvaluateOptions
     end_id: ClassVar[int] = END_ID
+    default_model: ClassVar[str] = "abc-jigs"
+    corpus_help: ClassVar[str] = "A .abc file or a folder of them (many tunes each, split at X:)."
+    evaluate_argument: ClassVar[str] = "file"
+    evaluate_help: ClassVar[str] = "ABC file or folder to score (e.g. the bundle's validation.abc)."
+    loss_unit: ClassVar[str] = "nats/char"
+    piece_noun: ClassVar[str] = "tune"
+    default_formats: ClassVar[str] = "abc,mid"
+    summary_columns: ClassVar[tuple[str, ...]] = ("title", "bars fitting", "repairs")
+    commands_help: ClassVar[dict[str, str]] = {
+        "prepare": "Prepare ABC tunes: split by tune, build the character vocabulary, cache.",
+        "train": "Train the character-level ABC model (e.g. `musegen train abc corpora/jigs`).",
+        "sample": "Sample ABC tunes, check every bar, write .abc/.mid/.wav files named from the titles.",
+        "evaluate": "Bits per character of FILE under the model and under a character 4-gram baseline.",
+    }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # The 2017 study: one LSTM, sequences of 50 characters, batches of 50, RMSprop.
         "study": dict(layers=1, units=256, embedding=0, seq_len=50, batch_size=50, epochs=30,
@@ -40,8 +122,9 @@ class AbcRepresentation(Representation):
                      optimizer="adam", lr=0.01, clipnorm=1.0),
     }
 
-    def __init__(self, *, min_count: int = 3) -> None:
-        self.min_count = min_count
+    def __init__(self, settings: AbcSettings | None = None) -> None:
+        super().__init__(settings)
+        self.min_count = self.settings.min_count
         self.vocab: list[str] = list(SPECIALS)
         self._index: dict[str, int] = {}
 
@@ -66,7 +149,7 @@ class AbcRepresentation(Representation):
         """The pieces plus each transposed by every shift in ``transpose``."""
         if not transpose:
             return list(pieces)
-        from musegen.formats.abctranspose import transpose_tune
+        from musegen.formats.abc.transpose import transpose_tune
 
         out = list(pieces)
         for shift in transpose:
@@ -128,7 +211,7 @@ class AbcRepresentation(Representation):
 
     def postprocess(self, piece: str, *, index: int) -> tuple[str, dict[str, Any]]:
         """Check every bar against the meter, repair what can be repaired."""
-        from musegen.formats.abccheck import check_tune
+        from musegen.formats.abc.check import check_tune
 
         text = piece if piece.lstrip().startswith("X:") else f"X:{index}\n{piece}"
         result = check_tune(text, repair=True)
@@ -144,6 +227,18 @@ class AbcRepresentation(Representation):
 
     def title(self, piece: str) -> str:
         return abcfmt.tune_title(piece)
+
+    def plan_sampling(self, bundle_path: Path, options: AbcSampleOptions) -> SamplingPlan:
+        return SamplingPlan(read_primer(options.primer), options.max_length, options.temperature,
+                            candidates=options.candidates)
+
+    def summary_row(self, piece: dict[str, Any]) -> tuple[str, ...]:
+        return piece["title"], f"{piece['bars_fitting']}/{piece['bars']}", str(len(piece["repairs"]))
+
+    def summary_title(self, result: Any, plan: SamplingPlan) -> str:
+        drawn = len(result.pieces) * plan.candidates
+        return (f"{len(result.pieces)} tune(s) kept of {drawn} drawn: {result.tokens} characters "
+                f"in {result.seconds:.2f} s")
 
     def with_primer(self, primer: str, piece: str) -> str:
         """A tune is its primer (e.g. ``X:``) then what was generated."""
@@ -161,6 +256,87 @@ class AbcRepresentation(Representation):
         vocab = config.get("vocab")
         if not isinstance(vocab, list) or vocab[: len(SPECIALS)] != list(SPECIALS):
             raise MusegenError("representation.json: not an abc vocabulary")
-        self.min_count = int(config.get("min_count", 3))
+        self.settings = AbcSettings(min_count=int(config.get("min_count", 3)))
+        self.min_count = self.settings.min_count
         self.vocab = vocab
         self._index = {c: i for i, c in enumerate(vocab)}
+
+    # -- evaluation -------------------------------------------------------------------------------------
+    def evaluate(self, probe: Any, target: str, options: AbcEvaluateOptions) -> dict[str, Any]:
+        """Bits per character of the tunes in ``target`` under the model and under an n-gram baseline.
+
+        Every character of every tune (comments dropped, as in training) is
+        scored, plus each tune's end marker; the start marker is the context.
+        The baseline is an interpolated character n-gram fitted on the model's
+        training tunes (``training.abc`` in the bundle).  With ``samples`` > 0,
+        that many tunes are generated and checked: the share with every bar
+        fitting, the share abc2midi reads with no error (when installed) and
+        the share that copies a run of 48 body characters of a training tune,
+        both raw (``*_raw``: first draw, unrepaired) and as ``musegen sample``
+        writes them (repaired, best of ``candidates`` draws).
+        """
+        from musegen.metrics import CharNgram
+
+        tunes = abcfmt.read_tunes(target, clean=True)
+        arrays = [self.encode(t) for t in tunes]
+        t0 = time.perf_counter()
+        bits = probe.token_bits(arrays)
+        result: dict[str, Any] = {
+            "file": str(target),
+            "model": str(probe.bundle.path),
+            "tunes": len(tunes),
+            "characters": int(bits.size),
+            "bits_per_char": float(bits.mean()),
+            "unknown_chars": int(sum(int((a == UNK_ID).sum()) for a in arrays)),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        f = Path(probe.bundle.path) / "training.abc"
+        training = abcfmt.read_tunes(f, clean=True) if f.is_file() else []
+        if training:
+            ngram = CharNgram(order=options.order).fit(training)
+            result["baseline"] = (f"interpolated Kneser-Ney character {options.order}-gram on {len(training)} "
+                                  "training tunes")
+            result["baseline_bits_per_char"] = float(ngram.bits_per_char(tunes))
+            result["improvement"] = 1.0 - result["bits_per_char"] / result["baseline_bits_per_char"]
+        if options.samples:
+            result.update(self.sample_quality(probe, options, training=training))
+            result["copy_rate_n"] = COPY_RUN
+        return result
+
+    def sample_quality(self, probe: Any, options: AbcEvaluateOptions, *, training: list[str]) -> dict[str, Any]:
+        """Generate tunes and measure validity and copying, raw and as ``musegen sample`` writes them.
+
+        ``raw``: the first draw for each tune, unrepaired.  Written: repaired,
+        and the first of ``candidates`` draws whose every bar fits (as
+        :func:`musegen.pipeline.sample` does).
+        """
+        from musegen.formats.abc.check import abc2midi_available, abc2midi_check, check_tune
+        from musegen.metrics import shared_runs
+
+        candidates = options.candidates
+        gen = probe.generate(num=options.samples * candidates, temperature=options.temperature,
+                             max_length=options.max_length, primer=self.encode_primer(DEFAULT_PRIMER))
+        texts = [DEFAULT_PRIMER + p for p in gen.pieces]  # the primer, then what was generated
+        raw = texts[::candidates]
+        written = [piece for piece, _ in probe.select(texts, candidates=candidates)]
+        raw_checks = [check_tune(t, repair=False) for t in raw]
+        written_checks = [check_tune(t, repair=False) for t in written]
+        out: dict[str, Any] = {
+            "samples": options.samples,
+            "temperature": options.temperature,
+            "candidates": candidates,
+            "sample_chars_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None,
+            "meter_valid_rate": float(np.mean([c.bars_fitting == c.bars for c in written_checks])),
+            "meter_valid_rate_raw": float(np.mean([c.bars_fitting == c.bars for c in raw_checks])),
+            "check_valid_rate": float(np.mean([c.valid for c in written_checks])),
+            "check_valid_rate_raw": float(np.mean([c.valid for c in raw_checks])),
+            "bars_fitting_rate_raw": float(sum(c.bars_fitting for c in raw_checks)
+                                           / max(1, sum(c.bars for c in raw_checks))),
+        }
+        if training:
+            out["copy_rate"] = float(np.mean(shared_runs(written, training, n=COPY_RUN)))
+            out["copy_rate_raw"] = float(np.mean(shared_runs(raw, training, n=COPY_RUN)))
+        if options.abc2midi and abc2midi_available():
+            out["abc2midi_ok_rate"] = float(np.mean([abc2midi_check(t)[0] for t in written]))
+            out["abc2midi_ok_rate_raw"] = float(np.mean([abc2midi_check(t)[0] for t in raw]))
+        return out

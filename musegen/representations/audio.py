@@ -3,18 +3,85 @@
 from __future__ import annotations
 
 import io
+import math
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
-from musegen.representations.base import InputSpec, OutputSpec, Representation
+from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PRIMER_EXCERPTS = 16  # training excerpts stored in a bundle, to start generation from
 PRIMER_SECONDS = 1.5  # seconds of each
 PEAK = 0.98  # generated audio peaking above full scale is scaled to this peak
+
+
+@dataclass(frozen=True)
+class AudioSettings(Settings):
+    """How audio is read: rate, frames, the band kept, the network's head."""
+
+    owner = "audio"
+    head: str = option("gaussian", "Output: gaussian (mean and variance per coefficient) or linear (the study's "
+                                   "L2 regression).", choices=("gaussian", "linear"),
+                       show_default="gaussian; linear with --preset study")
+    sample_rate: int = option(16000, "Hz the audio is resampled to.")
+    frame_seconds: float = option(0.25, "Seconds per FFT frame.")
+    overlap: bool = option(True, "Half-overlapping windowed frames joined by overlap-add (no clicks).",
+                           show_default="overlap; none with --preset study")
+    max_hz: float = option(3000.0, "Keep the coefficients up to this frequency (0: all).")
+
+    def validate(self) -> None:
+        if not 4000 <= self.sample_rate <= 96000:
+            raise UsageError(f"--sample-rate must be between 4000 and 96000 Hz, got {self.sample_rate}")
+        if not 0.01 <= self.frame_seconds <= 2.0:
+            raise UsageError(f"--frame-seconds must be between 0.01 and 2, got {self.frame_seconds}")
+        if not self.max_hz >= 0:
+            raise UsageError(f"--max-hz must be 0 (all) or positive, got {self.max_hz}")
+
+
+@dataclass(frozen=True)
+class AudioSampleOptions(Settings):
+    owner = "audio"
+    seconds: float | None = option(None, "Seconds to generate [default: 10].", show_default=False)
+    frames: int | None = option(None, "Frames to generate (instead of --seconds).")
+    temperature: float = option(1.0, "Scale of the noise drawn around the network's prediction (0: the study's "
+                                     "deterministic regression).")
+    primer: str | None = option(None, "A WAV/FLAC/OGG file whose start begins every piece [default: a random "
+                                      "training excerpt each].", show_default=False)
+    primer_seconds: float = option(1.0, "Seconds of the primer read before generating.")
+
+    def validate(self) -> None:
+        if self.seconds is not None and self.frames is not None:
+            raise UsageError("give --seconds or --frames, not both")
+        if self.seconds is not None and not self.seconds > 0:
+            raise UsageError(f"--seconds must be positive, got {self.seconds}")
+        if self.frames is not None and self.frames < 1:
+            raise UsageError(f"--frames must be at least 1, got {self.frames}")
+        if not self.primer_seconds > 0:
+            raise UsageError(f"--primer-seconds must be positive, got {self.primer_seconds}")
+        check_sampling(temperature=self.temperature)
+        if self.primer is not None and not Path(self.primer).is_file():
+            raise UsageError(f"--primer {self.primer}: no such file")
+
+
+@dataclass(frozen=True)
+class AudioEvaluateOptions(Settings):
+    owner = "audio"
+    samples: int = option(4, "Pieces generated to measure (0: none).")
+    seconds: float = option(10.0, "Seconds per sample.")
+    temperature: float = option(1.0, "Temperature of the samples.")
+
+    def validate(self) -> None:
+        if self.samples < 0:
+            raise UsageError(f"--samples must be 0 or positive, got {self.samples}")
+        if not self.seconds > 0:
+            raise UsageError(f"--seconds must be positive, got {self.seconds}")
+        check_sampling(temperature=self.temperature)
 
 
 class AudioRepresentation(Representation):
@@ -30,6 +97,27 @@ class AudioRepresentation(Representation):
     """
 
     name: ClassVar[str] = "audio"
+    Settings = AudioSettings
+    SampleOptions = AudioSampleOptions
+    EvaluateOptions = AudioEvaluateOptions
+    default_model: ClassVar[str] = "audio-jigs"
+    corpus_help: ClassVar[str] = ("An audio file or folder (.wav, .flac, .ogg), or ABC/MIDI files rendered by "
+                                  "musegen's synth.")
+    evaluate_help: ClassVar[str] = "The corpus (split as in training: its held-out part is scored), e.g. corpora/jigs."
+    embedding_option: ClassVar[tuple[str, str]] = ("projection", "Dense projection of each frame before the "
+                                                                 "LSTMs (0: none).")
+    transposable: ClassVar[bool] = False
+    loss_unit: ClassVar[str] = "per frame"
+    default_formats: ClassVar[str] = "wav,png"
+    format_help: ClassVar[str] = "Comma-separated: wav, png (spectrogram), npz (frames)."
+    summary_columns: ClassVar[tuple[str, ...]] = ("piece", "seconds", "peak", "gain", "flatness")
+    commands_help: ClassVar[dict[str, str]] = {
+        "prepare": "Prepare an audio corpus: mono, resampled, cut into FFT frames, normalised, cached.",
+        "train": "Train the FFT-frame model (e.g. `musegen train audio corpora/jigs`: the jigs rendered as audio).",
+        "sample": "Generate audio frame by frame; write a 16 kHz WAV (16-bit, clipped) and its spectrogram.",
+        "evaluate": "Loss per value next to two baselines (repeat the last frame; the mean frame); flatness and "
+                    "distance of samples.",
+    }
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # The 2017 study: 2 x LSTM 512, RMSprop, L2 loss on the normalised vectors of every coefficient.
         "study": dict(layers=2, units=512, embedding=0, seq_len=40, batch_size=16, epochs=10, optimizer="rmsprop",
@@ -44,35 +132,20 @@ class AudioRepresentation(Representation):
                      lr=0.003, clipnorm=1.0, extra={"head": "gaussian", "max_hz": 1000, "overlap": True}),
     }
     output_formats: ClassVar[tuple[str, ...]] = ("wav", "png", "npz")
-    heads: ClassVar[tuple[str, ...]] = ("gaussian", "linear")
-
-    def __init__(self, *, head: str = "gaussian", sample_rate: int = 16000, frame_seconds: float = 0.25,
-                 overlap: bool = True, max_hz: float = 3000.0) -> None:
+    def __init__(self, settings: AudioSettings | None = None, **values: Any) -> None:
         from musegen.formats.audio import frame_length_of
 
-        if head not in self.heads:
-            raise UsageError(f"unknown audio head {head!r}; choose one of {', '.join(self.heads)}")
-        if not 4000 <= int(sample_rate) <= 96000:
-            raise UsageError(f"--sample-rate must be between 4000 and 96000 Hz, got {sample_rate}")
-        if not 0.01 <= float(frame_seconds) <= 2.0:
-            raise UsageError(f"--frame-seconds must be between 0.01 and 2, got {frame_seconds}")
-        if not max_hz >= 0:
-            raise UsageError(f"--max-hz must be 0 (all) or positive, got {max_hz}")
-        self.head_kind = head
-        self.sample_rate = int(sample_rate)
-        self.frame_seconds = float(frame_seconds)
-        self.overlap = bool(overlap)
-        self.max_hz = float(max_hz)
+        super().__init__(settings, **values)
+        self.head_kind = self.settings.head
+        self.sample_rate = self.settings.sample_rate
+        self.frame_seconds = self.settings.frame_seconds
+        self.overlap = self.settings.overlap
+        self.max_hz = self.settings.max_hz
         self.frame_length = frame_length_of(self.sample_rate, self.frame_seconds)
         bins = self.frame_length // 2 + 1
         kept = bins if not self.max_hz else int(self.max_hz * self.frame_length / self.sample_rate) + 1
         self.kept_bins = max(1, min(bins, kept))
         self.normalizer = None
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> AudioRepresentation:
-        known = {"head", "sample_rate", "frame_seconds", "overlap", "max_hz"}
-        return cls(**{k: v for k, v in settings.items() if k in known})
 
     @property
     def column_rule(self) -> str:  # type: ignore[override]
@@ -219,6 +292,21 @@ class AudioRepresentation(Representation):
             out[i, frames - len(cols):] = cols
         return out
 
+    def plan_sampling(self, bundle_path: Path, options: AudioSampleOptions) -> SamplingPlan:
+        """The primer file's start or training excerpts; the frames asked for (10 s by default)."""
+        primer = self.primer(bundle_path, options.primer, seconds=options.primer_seconds)
+        frames = options.frames or max(1, round((options.seconds or 10.0) * self.frames_per_second()))
+        return SamplingPlan(primer, frames, options.temperature)
+
+    def summary_row(self, piece: dict[str, Any]) -> tuple[str, ...]:
+        gain = f"{20 * math.log10(piece['gain']):.1f} dB" if piece["gain"] < 1 else "0 dB"  # turned down, never clipped
+        return (piece["title"], f"{piece['seconds']:.2f}", f"{piece['peak']:.3f}", gain,
+                f"{piece['spectral_flatness']:.4f}")
+
+    def summary_title(self, result: Any, plan: SamplingPlan) -> str:
+        return (f"{len(result.pieces)} piece(s): {result.tokens} frames in {result.seconds:.2f} s "
+                f"(temperature {plan.temperature:g})")
+
     def postprocess(self, piece: np.ndarray, *, index: int) -> tuple[np.ndarray, dict[str, Any]]:
         """Summary: length, peak, spectral flatness; audio louder than full scale is turned down, not clipped."""
         from musegen.formats.audio import spectral_flatness
@@ -236,13 +324,8 @@ class AudioRepresentation(Representation):
                        "peak": round(peak, 4), "gain": round(gain, 4), "spectral_flatness": flatness,
                        "valid": peak > 1e-4}
 
-    def write(self, piece: np.ndarray, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
-        paths = []
-        for fmt in formats:
-            path = stem.with_name(f"{stem.name}.{fmt}")
-            AUDIO_WRITERS[fmt](self, piece, path, force)
-            paths.append(path)
-        return paths
+    def write_format(self, piece: np.ndarray, path: Path, fmt: str, *, force: bool = False) -> None:
+        AUDIO_WRITERS[fmt](self, piece, path, force)
 
     # -- bundle -----------------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -254,15 +337,83 @@ class AudioRepresentation(Representation):
         from musegen.formats.audio import FrameNormalizer
 
         try:
-            self.__init__(head=config["head"], sample_rate=int(config["sample_rate"]),
-                          frame_seconds=float(config["frame_seconds"]), overlap=bool(config["overlap"]),
-                          max_hz=float(config["max_hz"]))
+            self.__init__(AudioSettings(head=config["head"], sample_rate=int(config["sample_rate"]),
+                                        frame_seconds=float(config["frame_seconds"]), overlap=bool(config["overlap"]),
+                                        max_hz=float(config["max_hz"])))
             norm = config.get("normalizer")
             self.normalizer = FrameNormalizer.from_dict(norm) if norm is not None else None
         except (KeyError, TypeError, ValueError, UsageError) as exc:
             raise MusegenError(f"representation.json: not an audio representation ({exc})") from None
         if self.normalizer is not None and self.normalizer.features != 2 * self.kept_bins:
             raise MusegenError("representation.json: the normaliser does not match the frame settings")
+
+
+    # -- evaluation -------------------------------------------------------------------------------------
+    def evaluate(self, probe: Any, target: str, options: AudioEvaluateOptions) -> dict[str, Any]:
+        """Validation loss next to two baselines, and the sound of samples against the corpus.
+
+        ``target`` (a corpus) is read with the model's settings and split as
+        in training, so the model's own corpus gives back its held-out pieces.
+        Losses are per value of the normalised frames: the head's loss
+        (Gaussian nats, or the study's L2) and the mean squared error of the
+        predicted mean.  Baselines: ``repeat`` (the last frame again, with the
+        training variance of a frame's change) and ``mean`` (the training mean
+        frame, unit variance).  Samples: spectral flatness and log-spectral
+        distance to the held-out audio, both measured on the band the model
+        generates, beside white noise in that band.
+        """
+        from musegen.formats.audio import log_spectral_distance, spectral_flatness
+
+        pieces, train, valid = probe.held_out(target)
+        t0 = time.perf_counter()
+        train_cols = [self.encode(p) for p in train]
+        change_var = np.mean(np.concatenate([np.square(np.diff(c, axis=0)) for c in train_cols if len(c) > 1]),
+                             axis=0)
+        n = self.input_spec().size
+        baselines = {  # outputs shaped like the model's: [mean] or [mean, log-variance]
+            "repeat": lambda prev: np.concatenate([prev, np.broadcast_to(np.log(np.maximum(change_var, 1e-6)),
+                                                                         prev.shape)], axis=1),
+            "mean": lambda prev: np.zeros((len(prev), 2 * n), np.float32),  # normalised: mean 0, variance 1
+        }
+        nll = probe.head_loss("gaussian")
+
+        def scores(pred: np.ndarray, target: np.ndarray, prev: np.ndarray) -> dict[str, float]:
+            mse = float(np.mean(np.square(pred[:, :n] - target)))
+            return {"loss": float(np.mean(nll(np, target, pred))) if self.head_kind == "gaussian" else mse,
+                    "mse": mse}
+
+        steps, means = probe.held_out_scores(valid, baselines, scores)
+        result: dict[str, Any] = {"corpus": str(target), "model": str(probe.bundle.path), "head": self.head_kind,
+                                  "pieces": len(pieces), "valid_pieces": len(valid), "valid_frames": steps, **means}
+        result["beats_repeat_baseline"] = bool(result["loss"] < result["repeat_loss"])
+        result["beats_mean_baseline"] = bool(result["loss"] < result["mean_loss"])
+        band, rate = self.band_hz, self.sample_rate
+        noise = np.random.default_rng(0).normal(0, 0.1, rate * 10).astype(np.float32)
+        result["band_hz"] = band or rate / 2
+        result["corpus_flatness"] = spectral_flatness(valid, sample_rate=rate, max_hz=band)
+        result["white_noise_flatness"] = spectral_flatness(noise, sample_rate=rate, max_hz=band)
+        result["seconds"] = round(time.perf_counter() - t0, 3)
+        if options.samples:
+            frames = max(1, round(options.seconds * self.frames_per_second()))
+            primer = self.primer(probe.bundle.path, None)
+            gen = probe.generate(num=options.samples, temperature=options.temperature, max_length=frames,
+                                 primer=self.encode_primer(primer, num=options.samples, seed=probe.seed))
+            audio = [p for p in gen.pieces if np.abs(p).max() > 1e-4]
+            result["samples"] = options.samples
+            result["temperature"] = options.temperature
+            result["silent_samples"] = options.samples - len(audio)
+            result["frames_per_second_generated"] = round(gen.tokens / gen.seconds, 1) if gen.seconds else None
+            if audio:
+                result["sample_flatness"] = spectral_flatness(audio, sample_rate=rate, max_hz=band)
+                result["sample_flatness_per_piece"] = [
+                    round(spectral_flatness(a, sample_rate=rate, max_hz=band), 5) for a in audio]
+                result["flatness_below_tenth_of_noise"] = bool(
+                    result["sample_flatness"] < 0.1 * result["white_noise_flatness"])
+                result["log_spectral_distance"] = log_spectral_distance(audio, valid, sample_rate=rate, max_hz=band)
+                result["noise_log_spectral_distance"] = log_spectral_distance(noise, valid, sample_rate=rate,
+                                                                              max_hz=band)
+                result["clipped_share"] = float(np.mean(np.concatenate([np.abs(a) > 1 for a in audio])))
+        return result
 
 
 def _write_wav(rep: AudioRepresentation, audio: np.ndarray, path: Path, force: bool) -> None:

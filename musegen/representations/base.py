@@ -1,14 +1,37 @@
-"""The Representation base class: music files to arrays and back."""
+"""The Representation base class: music files to arrays and back, and every hook the generic code calls.
+
+A representation is one module (or package) plus one entry of
+:data:`musegen.representations.REPRESENTATIONS`.  It declares
+
+- its settings (:attr:`Representation.Settings`, a frozen dataclass of
+  :class:`~musegen.config.Settings`: how it reads music, the options of
+  ``prepare`` and ``train``), the options of ``sample``
+  (:attr:`~Representation.SampleOptions`) and of ``evaluate``
+  (:attr:`~Representation.EvaluateOptions`): the command line is made from
+  their fields;
+- its presets (training settings, with its own settings under ``extra``);
+- the hooks below: read a corpus, fit, encode and decode, the network's input
+  and head, the primer and length of a sampling run
+  (:meth:`~Representation.plan_sampling`), the check and repair of a
+  generated piece (:meth:`~Representation.postprocess`), the files written
+  (:meth:`~Representation.write`), its summary, and what ``evaluate``
+  measures (:meth:`~Representation.evaluate`).
+
+The pipeline, the evaluation and the command line call only these hooks.
+"""
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from musegen.config import Settings
+from musegen.errors import MusegenError
 
 
 @dataclass(frozen=True)
@@ -36,28 +59,92 @@ class OutputSpec:
     size: int
 
 
+@dataclass(frozen=True)
+class NoSettings(Settings):
+    """A representation, or a command, with no options of its own."""
+
+
+@dataclass
+class SamplingPlan:
+    """What one ``sample`` run generates: made by :meth:`Representation.plan_sampling` from the options.
+
+    ``primer`` is what :meth:`Representation.encode_primer` takes;
+    ``max_length`` the steps generated per piece; ``candidates`` the pieces
+    drawn for each one written; ``options`` go to the generator (e.g. the
+    piano roll's ``threshold``).
+    """
+
+    primer: Any
+    max_length: int
+    temperature: float
+    candidates: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 class Representation(ABC):
     """Turns music files into arrays a network learns, and arrays back into files.
 
-    Subclasses set :attr:`name` and :attr:`presets` and implement the hooks;
-    the generic pipeline (:mod:`musegen.pipeline`) does the rest.
+    Subclasses set :attr:`name`, :attr:`presets` and the option classes and
+    implement the hooks; the generic pipeline (:mod:`musegen.pipeline`) and
+    command line do the rest.
     """
 
     name: ClassVar[str]
+    Settings: ClassVar[type[Settings]] = NoSettings  # options of prepare and train: how music is read
+    SampleOptions: ClassVar[type[Settings]] = NoSettings  # options of `musegen sample NAME`
+    EvaluateOptions: ClassVar[type[Settings]] = NoSettings  # options of `musegen evaluate NAME`
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     default_preset: ClassVar[str] = "default"
     end_id: ClassVar[int] = -1  # token representations: the id that ends a piece
+    column_rule: ClassVar[str] = ""  # vector representations: a key of musegen.sampling.COLUMN_RULES
+    generator: ClassVar[str] = ""  # a key of musegen.pipeline.GENERATORS; "" picks the one of the input kind
+
+    # -- the command line: words and defaults of the generic commands ------------------------------------
+    default_model: ClassVar[str] = ""  # the shipped bundle models/NAME that sample and evaluate use by default
+    corpus_help: ClassVar[str] = "A file or a folder of them."
+    evaluate_argument: ClassVar[str] = "corpus"  # what `musegen evaluate NAME` reads: its argument's name
+    evaluate_help: ClassVar[str] = "The corpus (split as in training: its held-out part is scored)."
+    embedding_option: ClassVar[tuple[str, str]] = ("embedding", "Embedding size (0: one-hot).")
+    transposable: ClassVar[bool] = True  # takes --transpose (semitone shifts added as augmentation)
+    loss_unit: ClassVar[str] = "per step"
+    piece_noun: ClassVar[str] = "piece"
+    output_formats: ClassVar[tuple[str, ...]] = ()
+    default_formats: ClassVar[str] = ""
+    format_help: ClassVar[str] = ""  # --format's help when the list of formats needs words
+    required_formats: ClassVar[tuple[str, ...]] = ()  # always written, whatever --format says
+    summary_columns: ClassVar[tuple[str, ...]] = ("piece",)
+    commands_help: ClassVar[dict[str, str]] = {}  # the help of `musegen VERB NAME`, by verb
+
+    @classmethod
+    def help_of(cls, verb: str) -> str:
+        """The help text of ``musegen VERB NAME``."""
+        return cls.commands_help.get(verb, f"{verb.capitalize()} with the {cls.name} representation.")
+
+    def __init__(self, settings: Settings | None = None, **values: Any) -> None:
+        """A representation with ``settings`` (an instance of :attr:`Settings`), or with its fields as keywords."""
+        self.settings = settings if settings is not None else self.Settings.from_dict(values)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Representation:
-        """A fresh representation with the user's settings (``TrainConfig.extra``), before fitting."""
-        return cls()
+        """A fresh representation with the user's settings (``TrainConfig.extra``), before fitting.
+
+        An unknown or misspelt setting is refused.
+        """
+        return cls(cls.Settings.from_dict(settings))
+
+    @classmethod
+    def preset_for(cls, settings: dict[str, Any]) -> str | None:
+        """The preset that these settings start from when none is named (default: the default preset)."""
+        return None
+
+    @classmethod
+    def loss_unit_of(cls, settings: dict[str, Any]) -> str:
+        """What the training loss is counted in, for these settings."""
+        return cls.loss_unit
 
     @classmethod
     def resolve_corpus(cls, corpus: str | os.PathLike) -> Path:
         """The file or folder a corpus name stands for (e.g. a bundled corpus written to a cache)."""
-        from musegen.errors import MusegenError
-
         path = Path(corpus)
         if not path.exists():
             raise MusegenError(f"{corpus}: no such file or folder")
@@ -68,7 +155,7 @@ class Representation(ABC):
         """Read every piece at ``path`` (a file or a folder)."""
 
     def describe(self) -> dict[str, Any]:
-        """What ``musegen prepare`` prints about the fitted representation."""
+        """What ``musegen prepare`` and ``musegen info`` print about the fitted representation."""
         return {}
 
     def dump_piece(self, piece: Any) -> Any:
@@ -97,9 +184,18 @@ class Representation(ABC):
     @abstractmethod
     def head(self) -> OutputSpec: ...
 
-    @abstractmethod
     def write(self, piece: Any, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
-        """Write ``piece`` as ``stem`` + each format's suffix; return the paths written."""
+        """Write ``piece`` as ``stem`` + each format's suffix (by :meth:`write_format`); return the paths written."""
+        paths = []
+        for fmt in formats:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            self.write_format(piece, path, fmt, force=force)
+            paths.append(path)
+        return paths
+
+    def write_format(self, piece: Any, path: Path, fmt: str, *, force: bool = False) -> None:
+        """Write ``piece`` to ``path`` as ``fmt`` (one of :attr:`output_formats`), atomically."""
+        raise NotImplementedError
 
     @abstractmethod
     def get_config(self) -> dict[str, Any]:
@@ -122,24 +218,56 @@ class Representation(ABC):
         """Extra files stored in the model bundle (e.g. the held-out pieces)."""
         return {}
 
+    # -- sampling ---------------------------------------------------------------------------------------
+    @abstractmethod
+    def plan_sampling(self, bundle_path: Path, options: Settings) -> SamplingPlan:
+        """The primer, length and temperature of a ``sample`` run, from this representation's
+        :attr:`SampleOptions` (the primer file is read here)."""
+
+    def encode_primer(self, primer: Any, *, num: int, seed: int) -> Any:
+        """The array the sampler starts from: ids (shared by every piece) or ``[shape=(num, steps, features)]``."""
+        raise NotImplementedError
+
+    def sample_steps(self, net: Any, primer: Any, *, max_length: int, temperature: float,
+                     rng: np.random.Generator, progress: Any = None) -> tuple[list[Any], int]:
+        """Step the network ``net`` (a :class:`musegen.sampling.NetworkStepper`) yourself: the pieces and the
+        steps made.  Only for representations whose :attr:`generator` is ``"stepped"``."""
+        raise NotImplementedError
+
+    def with_primer(self, primer: Any, piece: Any) -> Any:
+        """The piece as written: the generated part, or the primer then it (default: generated part only)."""
+        return piece
+
+    def banned_ids(self) -> list[int]:
+        """Token ids never sampled (token representations only)."""
+        return []
+
     def postprocess(self, piece: Any, *, index: int) -> tuple[Any, dict[str, Any]]:
-        """Check and repair a generated piece; return it and a summary of what was done."""
+        """Check and repair a generated piece; return it and a summary of what was done.
+
+        The summary's ``valid`` says whether it passes (a candidate that does
+        not is replaced by one that does, where there is one).
+        """
         return piece, {}
 
     def title(self, piece: Any) -> str:
         """A title for a generated piece (file names are built from it)."""
         return ""
 
-    def banned_ids(self) -> list[int]:
-        """Token ids never sampled (token representations only)."""
-        return []
+    def summary_row(self, piece: dict[str, Any]) -> tuple[str, ...]:
+        """The cells of :attr:`summary_columns` for one written piece (its :meth:`postprocess` summary)."""
+        return (str(piece.get("title", "")),)
 
-    column_rule: ClassVar[str] = ""  # vector representations: a key of musegen.sampling.COLUMN_RULES
+    def summary_title(self, result: Any, plan: SamplingPlan) -> str:
+        """The title of the ``sample`` summary table (``result``: a :class:`musegen.pipeline.SampleResult`)."""
+        return f"{len(result.pieces)} {self.piece_noun}(s): {result.tokens} steps in {result.seconds:.2f} s"
 
-    def encode_primer(self, primer: Any, *, num: int, seed: int) -> np.ndarray:
-        """The array the sampler starts from: ids (shared by every piece) or ``[shape=(num, steps, features)]``."""
-        raise NotImplementedError
+    # -- evaluation -------------------------------------------------------------------------------------
+    def evaluate(self, probe: Any, target: str, options: Settings) -> dict[str, Any]:
+        """What ``musegen evaluate`` reports on ``target`` (a file or a corpus).
 
-    def with_primer(self, primer: Any, piece: Any) -> Any:
-        """The piece as written: the generated part, or the primer then it (default: generated part only)."""
-        return piece
+        ``probe`` is a :class:`musegen.evaluation.Probe`: the model's outputs on
+        arrays, held-out pieces split as in training, generation and
+        candidate selection, as the pipeline does them.
+        """
+        raise MusegenError(f"{self.name} models cannot be evaluated yet")

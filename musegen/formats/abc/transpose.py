@@ -10,7 +10,7 @@ is left exactly as it was:
 * every note moves so that it sounds ``semitones`` higher.  Its sounding pitch
   is computed under the old key with bar accidentals (an accidental holds to
   the end of the bar: by default for its letter in every octave, as abc2midi
-  and :mod:`musegen.formats.abcparse` read it), moved, then spelled on the
+  and :mod:`musegen.formats.abc.player` read it), moved, then spelled on the
   letter the key moved to (a diatonic note stays diatonic, a chromatic note
   keeps its interval); an accidental is written where the source note had one
   or where the new key and the bar so far would not give the right pitch under
@@ -38,59 +38,33 @@ import re
 from dataclasses import dataclass, field
 
 from musegen.errors import UsageError
+from musegen.formats.abc.lexer import ANNOTATION_MARKS, Lexer, octave_of, plain_field_line, split_comment
+from musegen.formats.theory import (
+    BASS_ACCIDENTAL,
+    FIFTHS,
+    FLAT_SPELLING,
+    LETTERS,
+    NAME_ACCIDENTAL,
+    NAME_ACCIDENTAL_TEXT,
+    NATURAL,
+    NOTE_ACCIDENTAL,
+    NOTE_ACCIDENTAL_TEXT,
+    SHARP_SPELLING,
+    abc_mode,
+    fifths_name,
+    mode_degree,
+    signature,
+)
+from musegen.formats.theory import fold as _wrap
 
 __all__ = ["transpose_tune", "transpose_chord", "transpose_key"]
 
-# ---------------------------------------------------------------------------
-# tables
-# ---------------------------------------------------------------------------
-LETTERS = "CDEFGAB"
-#: semitones of each natural above C
-NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-#: ABC accidental marks on notes
-NOTE_ACCIDENTAL = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
-NOTE_ACCIDENTAL_TEXT = {v: k for k, v in NOTE_ACCIDENTAL.items()}
-#: accidentals in key and chord names
-NAME_ACCIDENTAL = {"": 0, "#": 1, "b": -1}
-NAME_ACCIDENTAL_TEXT = {0: "", 1: "#", -1: "b", 2: "##", -2: "bb"}
-#: bass note accidentals in chord symbols (Nottingham writes "+" for sharp)
-BASS_ACCIDENTAL = {"": 0, "#": 1, "+": 1, "b": -1, "-": -1}
-#: position of each natural on the circle of fifths, from C major
-FIFTHS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
-SHARP_ORDER = "FCGDAEB"
-#: mode name (first three letters, lower case) -> (scale degree of the tonic
-#: in its relative major, 0-based; semitones above the relative major tonic)
-MODES = {
-    "": (0, 0),
-    "maj": (0, 0),
-    "ion": (0, 0),
-    "dor": (1, 2),
-    "phr": (2, 4),
-    "lyd": (3, 5),
-    "mix": (4, 7),
-    "m": (5, 9),
-    "min": (5, 9),
-    "aeo": (5, 9),
-    "loc": (6, 11),
-}
-#: major keys by number of sharps (negative: flats), -7..7
-MAJOR_KEYS = {s: name for s, name in zip(range(-7, 8), "Cb Gb Db Ab Eb Bb F C G D A E B F# C#".split())}
 #: keys whose notes are not pitches: their sections are left untouched
 FROZEN_KEYS = {"perc", "hp", "drum", "drums"}
 #: keys without a signature
 NO_KEYS = {"", "none"}
-#: first characters of quoted text that make it an annotation, not a chord
-ANNOTATION_MARKS = "^_<>@"
-#: spelling of each pitch class when no key helps (K:none, fallbacks)
-SHARP_SPELLING = {0: ("C", 0), 1: ("C", 1), 2: ("D", 0), 3: ("D", 1), 4: ("E", 0), 5: ("F", 0),
-                  6: ("F", 1), 7: ("G", 0), 8: ("G", 1), 9: ("A", 0), 10: ("A", 1), 11: ("B", 0)}
-FLAT_SPELLING = {0: ("C", 0), 1: ("D", -1), 2: ("D", 0), 3: ("E", -1), 4: ("E", 0), 5: ("F", 0),
-                 6: ("G", -1), 7: ("G", 0), 8: ("A", -1), 9: ("A", 0), 10: ("B", -1), 11: ("B", 0)}
-
-
-def _wrap(acc: int) -> int:
-    """Reduce a semitone difference to -6..5."""
-    return (acc + 6) % 12 - 6
+#: characters a ``+decoration+`` may hold for the transposer to skip it
+_PLUS_DECORATION = re.compile(r"[A-Za-z0-9.()<>]*")
 
 
 def _pitch(step: int, acc: int) -> int:
@@ -113,32 +87,9 @@ class Key:
     kind: str  # "tonal", "none" or "frozen"
     letter: str = "C"
     acc: int = 0
-    mode: str = ""
+    mode: str = "major"
     sharps: int = 0
     signature: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LETTERS, 0))
-
-
-def _signature(sharps: int) -> dict[str, int]:
-    sig = {}
-    for letter in LETTERS:
-        pos = SHARP_ORDER.index(letter)
-        if sharps >= 0:
-            sig[letter] = (sharps - pos + 6) // 7
-        else:
-            sig[letter] = -((-sharps - (6 - pos) + 6) // 7)
-    return sig
-
-
-def _mode_of(word: str) -> str | None:
-    low = word.lower()
-    if low in ("m", ""):
-        return low
-    if len(low) >= 3 and low[:3] in MODES:
-        full = {"maj": "major", "ion": "ionian", "dor": "dorian", "phr": "phrygian", "lyd": "lydian",
-                "mix": "mixolydian", "min": "minor", "aeo": "aeolian", "loc": "locrian"}[low[:3]]
-        if full.startswith(low):
-            return low[:3]
-    return None
 
 
 def _parse_key(value: str) -> tuple[Key, re.Match | None, str, str]:
@@ -151,16 +102,16 @@ def _parse_key(value: str) -> tuple[Key, re.Match | None, str, str]:
     if m is None or first in NO_KEYS:
         return Key("none"), None, "", ""
     _, letter, acc_text, space, word, rest = m.groups()
-    mode = _mode_of(word)
+    mode = abc_mode(word, whole=True) if word else "major"
     mode_text = space + word
     if mode is None:  # e.g. "K:G clef=bass": no mode word
-        mode, mode_text, rest = "", "", space + word + rest
-    degree, offset = MODES[mode]
+        mode, mode_text, rest = "major", "", space + word + rest
+    degree, offset = mode_degree(mode)
     acc = NAME_ACCIDENTAL[acc_text]
     major_letter = LETTERS[(LETTERS.index(letter) - degree) % 7]
     major_acc = _wrap(NATURAL[letter] + acc - offset - NATURAL[major_letter])
     sharps = FIFTHS[major_letter] + 7 * major_acc
-    sig = _signature(sharps)
+    sig = signature(sharps)
     if any(w.lower() == "exp" for w in rest.split()):
         sig = dict.fromkeys(LETTERS, 0)
     for mark, note in _KEY_EXTRA.findall(rest):
@@ -179,7 +130,7 @@ class _Move:
 
 def _target_key(key: Key, semitones: int) -> tuple[Key, int]:
     """The conventional transposed key and the diatonic steps of the move."""
-    degree, offset = MODES[key.mode]
+    degree, offset = mode_degree(key.mode)
     major_pc = (NATURAL[key.letter] + key.acc - offset + semitones) % 12
     options = [s for s in range(-7, 8) if (7 * s) % 12 == major_pc]
     best = min(abs(s) for s in options)
@@ -188,10 +139,10 @@ def _target_key(key: Key, semitones: int) -> tuple[Key, int]:
         side = key.sharps if key.sharps else semitones
         options = [s for s in options if (s > 0) == (side > 0)]
     sharps = options[0]
-    major = MAJOR_KEYS[sharps]
+    major = fifths_name(sharps)
     letter = LETTERS[(LETTERS.index(major[0]) + degree) % 7]
     acc = _wrap(major_pc + offset - NATURAL[letter])
-    target = Key("tonal", letter, acc, key.mode, sharps, _signature(sharps))
+    target = Key("tonal", letter, acc, key.mode, sharps, signature(sharps))
     # steps: the diatonic move that takes the old tonic exactly to the new one
     src_step, src_pitch = LETTERS.index(key.letter), NATURAL[key.letter] + key.acc
     tgt_pitch = src_pitch + semitones
@@ -320,19 +271,6 @@ def transpose_chord(symbol: str, semitones: int, *, steps: int | None = None, ke
 # ---------------------------------------------------------------------------
 # the tune
 # ---------------------------------------------------------------------------
-_FIELD_LINE = re.compile(r"^([A-Za-z]):(.*)$")
-_TOKEN = re.compile(
-    r"""(?P<comment>(?<!\\)%.*)
-      | (?P<quote>"[^"\n]*")
-      | (?P<deco>![^!\n]*!|\+[A-Za-z0-9.()<>]*\+)
-      | (?P<field>\[[A-Za-z]:[^\]\n]*\])
-      | (?P<note>(?P<mark>\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<marks>[,']*))
-      | (?P<bar>\||::)
-      | (?P<other>[^"!+%\[\]A-Ga-g|:^_=\\]+|.)""",
-    re.X | re.S,
-)
-
-
 class _Transposer:
     def __init__(self, semitones: int, bass_sharp: str, by_letter: bool):
         self.semitones = semitones
@@ -358,11 +296,11 @@ class _Transposer:
         self.target_letters.clear()
 
     # -- notes -------------------------------------------------------------
-    def note(self, token: str, mark: str, letter: str, marks: str) -> str:
+    def note(self, mark: str, letter: str, marks: str) -> str:
         move = self.move
         if move.source.kind == "frozen":
-            return token
-        octave = (1 if letter.islower() else 0) + marks.count("'") - marks.count(",")
+            return mark + letter + marks
+        octave = octave_of(letter, marks)
         name = letter.upper()
         step = 7 * octave + LETTERS.index(name)
         where = name if self.by_letter else step
@@ -415,22 +353,33 @@ class _Transposer:
 
     # -- lines -------------------------------------------------------------
     def body_line(self, line: str) -> str:
+        """One music line, its notes, chord symbols and inline keys moved.
+
+        An unclosed inline field, a ``+...+`` holding other characters and
+        an unclosed quote are read as plain characters (their notes move).
+        """
         out = []
-        for m in _TOKEN.finditer(line):
-            kind, text = m.lastgroup, m.group(0)
-            if kind == "quote":
+        lexer = Lexer(line)
+        for tok in lexer.tokens():
+            kind, text = tok.kind, tok.text
+            if (kind == "FIELD" and not tok.closed) or (
+                kind == "DECORATION" and text[0] == "+" and not _PLUS_DECORATION.fullmatch(tok.value)
+            ):
+                out.append(text[0])
+                lexer.pos = tok.start + 1  # read on after the first character
+                continue
+            if kind == "GCHORD":
                 out.append(self.chord(text))
-            elif kind == "field":
-                if text[1] == "K":
-                    out.append("[K:" + self.key(text[3:-1]) + "]")
-                else:
-                    out.append(text)
-            elif kind == "note":
-                out.append(self.note(text, m.group("mark") or "", m.group("letter"), m.group("marks")))
-            elif kind == "bar":
-                self.new_bar()
-                out.append(text)
+            elif kind == "FIELD" and tok.letter == "K":
+                out.append("[K:" + self.key(tok.value) + "]")
+            elif kind == "NOTE":
+                acc = tok.accidentals
+                mark = acc[-2:] if acc[-2:] in ("^^", "__") else acc[-1:]
+                out.append(acc[: len(acc) - len(mark)])
+                out.append(self.note(mark, tok.letter, tok.marks) + tok.length)
             else:
+                if kind == "BAR" and ("|" in text or text == "::"):
+                    self.new_bar()
                 out.append(text)
         return "".join(out)
 
@@ -452,7 +401,7 @@ def transpose_tune(tune: str, semitones: int, *, bass_sharp: str | None = None, 
     bar_accidentals : {"letter", "octave"}
         How the source's accidentals hold to the end of the bar: for the same
         letter in every octave (``"letter"``, abc2midi's reading, the one of
-        :mod:`musegen.formats.abcparse`) or only in the same octave
+        :mod:`musegen.formats.abc.player`) or only in the same octave
         (``"octave"``, the ABC 2.1 standard).  The output is written so that
         both readings give the same pitches.
 
@@ -478,18 +427,14 @@ def transpose_tune(tune: str, semitones: int, *, bass_sharp: str | None = None, 
     state = _Transposer(semitones, bass_sharp, bar_accidentals == "letter")
     out = []
     for line in tune.split("\n"):
-        m = _FIELD_LINE.match(line)
+        field = plain_field_line(line)
         if line.startswith("%"):
             out.append(line)
-        elif m:
-            if m.group(1) == "K":
-                value, comment = m.group(2), ""
-                cut = re.search(r"(?<!\\)%", value)
-                if cut:
-                    value, comment = value[: cut.start()], value[cut.start() :]
-                out.append("K:" + state.key(value) + comment)
-            else:
-                out.append(line)
-        else:
+        elif field is None:
             out.append(state.body_line(line))
+        elif field[0] == "K":
+            value, comment = split_comment(field[1])
+            out.append("K:" + state.key(value) + comment)
+        else:
+            out.append(line)
     return "\n".join(out)

@@ -35,6 +35,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from musegen.errors import MusegenError
+from musegen.formats.abc.lexer import (
+    ANNOTATION_MARKS,
+    Lexer,
+    Token,
+    ending_numbers,
+    field_line,
+    octave_of,
+    read_length,
+)
 from musegen.formats.midi import Note, Song
 
 # ---------------------------------------------------------------------------
@@ -63,12 +72,8 @@ _MODES = (  # (prefix, shift in fifths), matched on the first three letters
     ("lyd", 1),
     ("mix", -1),
 )
-# decoration characters that may precede a note (abc2midi's list)
-_DECORATION_CHARS = ".MLRH~Tuv'OPS"
 _DECORATION_NAMES = {".": "staccato", "R": "roll", "H": "fermata", "~": "ornament", "T": "trill", "'": "breath"}
 _INSTRUCTIONS = {"fermata": "fermata", "trill": "trill", "breath": "breath"}
-# header/body field letters abc2midi recognises at the start of a line
-_FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVdwsWXZ+")
 
 # chord symbol suffix -> semitones above the root (abc2midi's table, plus the
 # Nottingham "d" (diminished) and "a" (augmented) spellings)
@@ -155,8 +160,6 @@ MARK = "MARK"
 GRACESET = "GRACESET"  # %%MIDI grace / gracedivider
 _HAS_LENGTH = {NOTE, TNOTE, REST, CHORDOFF, CHORDOFFEX}
 
-_FIELD_LINE = re.compile(r"^([A-Za-z+])[ \t]*:(.*)$")
-_INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]]*)\]?")
 _Q_LEN = re.compile(r"^\s*(?:\"[^\"]*\"\s*)?(?:([A-Ga-g])?\s*(\d*)\s*/?\s*(\d*)\s*=)?\s*(\d+)")
 
 
@@ -757,44 +760,48 @@ class _TuneParser:
             self.first_music = len(self.feats) + 1
             self.bar_first_line[1] = self.lineno
         self.add(MARK, data="music line")
-        p = _LineCursor(line)
-        while not p.done():
-            c = p.peek()
-            if c in "abcdefgABCDEFG_^=" or c in _DECORATION_CHARS:
-                if c == "." and p.peek(1) == "(":
-                    p.i += 2
+        lexer = Lexer(line)
+        for tok in lexer.tokens():
+            kind = tok.kind
+            if kind in ("NOTE", "ACCIDENTAL", "DECO_CHAR"):
+                if tok.text == "." and line[tok.end : tok.end + 1] == "(":
+                    lexer.pos = tok.start + 2  # abc2midi skips ".("
                     continue
-                self.parse_note(p)
-                continue
-            handler = _MUSIC_CHARS.get(c)
-            if handler is None:
-                p.i += 1
-                if c not in "`$":
-                    self.note(f'stray character "{c}" skipped')
-                continue
-            handler(self, p)
+                lexer.pos = tok.start
+                self.parse_note(lexer)
+            else:
+                _MUSIC_TOKENS[kind](self, tok, lexer)
         self.add(MARK, data="music stop")
 
-    # single-character handlers ------------------------------------------------
-    def _m_space(self, p: _LineCursor) -> None:
-        p.i += 1
+    # tokens -------------------------------------------------------------------
+    def _t_nothing(self, tok: Token, lexer: Lexer) -> None:
+        pass
 
-    def _m_gchord(self, p: _LineCursor) -> None:
-        end = p.s.find('"', p.i + 1)
-        if end < 0:
-            text = p.s[p.i + 1 :]
-            p.i = len(p.s)
-            self.note(f'unclosed chord symbol "{text.strip()} skipped (rest of the line)')
-            # abc2midi still reads the text as a chord name
-            self.gchord(text, broken=True)
-            return
-        text = p.s[p.i + 1 : end]
-        p.i = end + 1
-        self.gchord(text)
+    def _t_stray(self, tok: Token, lexer: Lexer) -> None:
+        if tok.text not in "`$":
+            self.note(f'stray character "{tok.text}" skipped')
+
+    def _t_length(self, tok: Token, lexer: Lexer) -> None:
+        """A length with no note: abc2midi skips it a character at a time."""
+        lexer.pos = tok.start + 1
+        if tok.text[0] != "/":
+            self.note(f'stray character "{tok.text[0]}" skipped')
+        elif not self.ingrace:
+            self.note('stray "/" skipped')
+
+    def _t_quote(self, tok: Token, lexer: Lexer) -> None:
+        text = lexer.s[tok.end :]
+        lexer.pos = len(lexer.s)
+        self.note(f'unclosed chord symbol "{text.strip()} skipped (rest of the line)')
+        # abc2midi still reads the text as a chord name
+        self.gchord(text, broken=True)
+
+    def _t_gchord(self, tok: Token, lexer: Lexer) -> None:
+        self.gchord(tok.value)
 
     def gchord(self, text: str, *, broken: bool = False) -> None:
         s = text.strip()
-        if not s or s[0] in "^_<>@":
+        if not s or s[0] in ANNOTATION_MARKS:
             return  # annotation
         parsed = _parse_chord_symbol(s)
         if parsed is None:
@@ -805,69 +812,44 @@ class _TuneParser:
             self.note(f'unknown chord type in "{s}", played as major')
         self.add(GCHORD, data=parsed)
 
-    def _m_bar(self, p: _LineCursor) -> None:
-        p.i += 1
-        nxt = p.peek()
-        if nxt == ":":
-            p.i += 1
-            self.bar_line(BAR_REP)
-        elif nxt == "|":
-            p.i += 1
+    def _t_bar(self, tok: Token, lexer: Lexer) -> None:
+        text = tok.text
+        if text.startswith("[|"):
             self.bar_line(DOUBLE_BAR)
-        elif nxt == "]":
-            p.i += 1
-            self.bar_line(DOUBLE_BAR)
+            if text == "[|:":
+                self.bar_line(BAR_REP)
+        elif text.startswith(":|"):
+            self.bar_line(REP_BAR, tok.ending)
         else:
-            rep = p.read_rep()
-            self.bar_line(SINGLE_BAR, rep)
+            self.bar_line(_BAR_KINDS.get(text, SINGLE_BAR), tok.ending)
 
-    def _m_colon(self, p: _LineCursor) -> None:
-        p.i += 1
-        nxt = p.peek()
-        if nxt == ":":
-            p.i += 1
-            self.bar_line(DOUBLE_REP)
-        elif nxt == "|":
-            p.i += 1
-            rep = p.read_rep()
-            self.bar_line(REP_BAR, rep)
-            if p.peek() == "]":
-                p.i += 1
-        else:
-            self.bar_line(DOUBLE_BAR)  # a dotted bar line
+    def _t_ending(self, tok: Token, lexer: Lexer) -> None:
+        self.play_on_rep(tok.ending)
 
-    def _m_open_paren(self, p: _LineCursor) -> None:
-        p.i += 1
-        t = p.read_int()
-        if t:
-            q = r = 0
-            if p.peek() == ":":
-                p.i += 1
-                q = p.read_int()
-                if p.peek() == ":":
-                    p.i += 1
-                    r = p.read_int()
-            self.tuple(t, q, r)
-        elif p.peek() == "&":
-            p.i += 1
+    def _t_slur_open(self, tok: Token, lexer: Lexer) -> None:
+        if lexer.char() == "&":
+            lexer.pos += 1
             self.note("voice overlay (&) skipped")
-            self._skip_overlay(p)
+            end = lexer.s.find("&)", lexer.pos)
+            lexer.pos = len(lexer.s) if end < 0 else end + 2
         elif not self.inslur:
             self.add(MARK, data="slur on")
             self.inslur = True
 
-    def _skip_overlay(self, p: _LineCursor) -> None:
-        end = p.s.find("&)", p.i)
-        p.i = len(p.s) if end < 0 else end + 2
+    def _t_tuplet(self, tok: Token, lexer: Lexer) -> None:
+        t, q, r = tok.tuplet
+        if not t:  # "(0": abc2midi reads the number, then a slur
+            lexer.pos = tok.start + len(re.match(r"\(\d+", tok.text).group(0))
+            self._t_slur_open(tok, lexer)
+            return
+        self.tuple(t, q, r)
 
-    def _m_close_paren(self, p: _LineCursor) -> None:
-        p.i += 1
+    def _t_slur_close(self, tok: Token, lexer: Lexer) -> None:
         if self.inslur:
             self.add(MARK, data="slur off")
             self.inslur = False
 
-    def _m_grace_on(self, p: _LineCursor) -> None:
-        p.i += 1
+    def _t_grace_open(self, tok: Token, lexer: Lexer) -> None:
         if self.ingrace or self.inchord:
             self.note("misplaced grace note { skipped")
             return
@@ -884,8 +866,7 @@ class _TuneParser:
         self.laststart = self.lastend = self.thisstart = self.thisend = -1
         self.broken_pending = -1
 
-    def _m_grace_off(self, p: _LineCursor) -> None:
-        p.i += 1
+    def _t_grace_close(self, tok: Token, lexer: Lexer) -> None:
         if not self.ingrace:
             self.note("} without { skipped")
             return
@@ -897,63 +878,37 @@ class _TuneParser:
             )
             self.broken_stack = None
 
-    def _m_open_bracket(self, p: _LineCursor) -> None:
-        nxt = p.peek(1)
-        if nxt == "|":
-            p.i += 2
-            self.bar_line(DOUBLE_BAR)
-            if p.peek() == ":":
-                p.i += 1
-                self.bar_line(BAR_REP)
-            return
-        if nxt.isdigit():
-            p.i += 1
-            rep = p.read_rep()
-            self.play_on_rep(rep)
-            return
-        if nxt.isalpha() and p.peek(2) == ":":
-            m = _INLINE_FIELD.match(p.s, p.i)
-            if m.group(0).endswith("]"):
-                p.i = m.end()
-            else:
-                p.i = len(p.s)
-                self.note(f"inline field [{m.group(1)}: not closed")
-            key, value = m.group(1), m.group(2)
-            if key == "V":
-                self._b_voice(value)
-            elif not self.voice_skip:
-                self.body_field(key, value, inline=True)
-            return
-        p.i += 1
+    def _t_field(self, tok: Token, lexer: Lexer) -> None:
+        if not tok.closed:
+            self.note(f"inline field [{tok.letter}: not closed")
+        if tok.letter == "V":
+            self._b_voice(tok.value)
+        elif not self.voice_skip:
+            self.body_field(tok.letter, tok.value, inline=True)
+
+    def _t_chord_open(self, tok: Token, lexer: Lexer) -> None:
         self.chord_on(set(self.passback))
 
-    def _m_close_bracket(self, p: _LineCursor) -> None:
-        p.i += 1
-        if not self.inchord and p.peek() == "|":
-            p.i += 1
+    def _t_chord_close(self, tok: Token, lexer: Lexer) -> None:
+        if not self.inchord and lexer.s[tok.start + 1 : tok.start + 2] == "|":
+            lexer.pos = tok.start + 2
             self.bar_line(DOUBLE_BAR)
             return
-        n, m, given = p.read_len()
+        n, m, given = read_length(tok.length)
         if not self.inchord:
             self.note("] without [ skipped")
         else:
             self.chord_off((n, m) if given and (n, m) != (1, 1) else None)
         self.passback.clear()
 
-    def _m_rest(self, p: _LineCursor) -> None:
-        p.i += 1
-        n, m, _ = p.read_len()
+    def _t_rest(self, tok: Token, lexer: Lexer) -> None:
+        n, m, _ = read_length(tok.length)
         decos = set(self.passback)
         self.passback.clear()
         self.rest(n, m, decos)
 
-    def _m_spacer(self, p: _LineCursor) -> None:
-        p.i += 1
-        p.read_len()
-
-    def _m_bar_rest(self, p: _LineCursor) -> None:
-        p.i += 1
-        n, m, _ = p.read_len()
+    def _t_measure_rest(self, tok: Token, lexer: Lexer) -> None:
+        n, m, _ = read_length(tok.length)
         if m != 1:
             self.note("Z must be followed by a whole number")
         num, den = self.meter
@@ -962,12 +917,8 @@ class _TuneParser:
             if k != n - 1:
                 self.bar_line(SINGLE_BAR)
 
-    def _m_broken(self, p: _LineCursor) -> None:
-        c = p.peek()
-        n = 0
-        while p.peek() == c:
-            n += 1
-            p.i += 1
+    def _t_broken(self, tok: Token, lexer: Lexer) -> None:
+        c, n = tok.text[0], len(tok.text)
         if n > 3:
             self.note(f"too many {c}'s skipped")
             return
@@ -977,8 +928,7 @@ class _TuneParser:
         self.broken = (c, n)
         self.broken_pending = 0
 
-    def _m_tie(self, p: _LineCursor) -> None:
-        p.i += 1
+    def _t_tie(self, tok: Token, lexer: Lexer) -> None:
         if self.feats and not self.voice_skip and self.feats[-1].kind in (CHORDOFF, CHORDOFFEX):
             # tie every note of the chord
             end = len(self.feats) - 1
@@ -988,108 +938,87 @@ class _TuneParser:
             return
         self.add(TIE)
 
-    def _m_backslash(self, p: _LineCursor) -> None:
-        p.i += 1  # line continuation (or a stray backslash): nothing to play
+    def _t_bang(self, tok: Token, lexer: Lexer) -> None:
+        if lexer.s[tok.end :].strip():
+            self.note(f"unclosed {tok.text}...{tok.text} decoration skipped")
 
-    def _m_instruction(self, p: _LineCursor) -> None:
-        c = p.peek()
-        end = p.s.find(c, p.i + 1)
-        if end < 0:
-            p.i += 1
-            if p.s[p.i :].strip():
-                self.note(f"unclosed {c}...{c} decoration skipped")
-            return
-        name = p.s[p.i + 1 : end].strip()
-        p.i = end + 1
-        deco = _INSTRUCTIONS.get(name)
+    def _t_decoration(self, tok: Token, lexer: Lexer) -> None:
+        deco = _INSTRUCTIONS.get(tok.value.strip())
         if deco is not None:
             self.passback.add(deco)
 
-    def _m_star(self, p: _LineCursor) -> None:
-        while p.peek() == "*":
-            p.i += 1
-
-    def _m_slash(self, p: _LineCursor) -> None:
-        p.i += 1
-        if not self.ingrace:
-            self.note('stray "/" skipped')
-
-    def _m_overlay(self, p: _LineCursor) -> None:
+    def _t_overlay(self, tok: Token, lexer: Lexer) -> None:
         """``&``: the rest of the bar is another voice (played by abc2midi on another track)."""
-        p.i += 1
         self.note("voice overlay (&) skipped")
-        ends = [k for k in (p.s.find("|", p.i), p.s.find(":", p.i)) if k >= 0]
-        p.i = min(ends) if ends else len(p.s)
+        ends = [k for k in (lexer.s.find("|", lexer.pos), lexer.s.find(":", lexer.pos)) if k >= 0]
+        lexer.pos = min(ends) if ends else len(lexer.s)
 
     # notes ------------------------------------------------------------------
-    def parse_note(self, p: _LineCursor) -> None:
+    def _next(self, lexer: Lexer) -> Token | None:
+        return lexer.read() if lexer.pos < len(lexer.s) else None
+
+    def _malformed(self, lexer: Lexer) -> None:
+        """abc2midi's "Malformed note": skip, and a length that follows with it."""
+        self.note("decoration or accidental without a note skipped")
+        tok = self._next(lexer)
+        if tok is not None and tok.kind == "LENGTH":
+            lexer.pos = tok.end
+
+    def parse_note(self, lexer: Lexer) -> None:
+        """A note (or rest) with its decorations and accidentals, from ``lexer.pos`` on."""
         decos = set(self.passback)
         if not self.inchord:
             self.passback.clear()
         decos_seen = False
-        while not p.done() and p.peek() in _DECORATION_CHARS:
+        tok = self._next(lexer)
+        while tok is not None and tok.kind == "DECO_CHAR":
             decos_seen = True
-            name = _DECORATION_NAMES.get(p.peek())
+            name = _DECORATION_NAMES.get(tok.text)
             if name:
                 decos.add(name)
-            p.i += 1
-        if p.peek() == "[" and decos_seen:  # a decorated chord (abc2midi takes any [ here)
-            p.i += 1
+            lexer.pos = tok.end
+            tok = self._next(lexer)
+        if tok is not None and tok.text[0] == "[" and decos_seen:  # a decorated chord (abc2midi takes any [ here)
+            lexer.pos = tok.start + 1
             self.chord_on(decos)
-            while p.peek() in (" ", "\t"):
-                p.i += 1
+            tok = self._next(lexer)
+            if tok is not None and tok.kind == "SPACE":
+                lexer.pos = tok.end
+                tok = self._next(lexer)
         if self.inchord:
             decos |= self.chord_decos
-        c = p.peek()
-        if c in ("z", "x"):
-            p.i += 1
-            n, m, _ = p.read_len()
+        if tok is not None and tok.kind == "REST" and tok.letter in "zx":
+            lexer.pos = tok.end
+            n, m, _ = read_length(tok.length)
             self.rest(n, m, decos)
             return
         acc: int | None = None
-        if c == "^":
-            p.i += 1
-            acc = 1
-            if p.peek() == "^":
-                p.i += 1
-                acc = 2
-        elif c == "_":
-            p.i += 1
-            acc = -1
-            if p.peek() == "_":
-                p.i += 1
-                acc = -2
-        elif c == "=":
-            p.i += 1
-            acc = 0
-            if p.peek() == "^":
-                p.i += 1
-                acc = 1
-            elif p.peek() == "_":
-                p.i += 1
-                acc = -1
-        if acc != 0 and (p.peek().isdigit() or p.peek() == "/"):
+        if tok is not None and tok.accidentals:
+            signs = tok.accidentals
+            sign = signs[:2] if signs[:2] in _ABC2MIDI_ACCIDENTALS else signs[:1]
+            acc = _ABC2MIDI_ACCIDENTALS[sign]
+            lexer.pos = tok.start + len(sign)
+            if len(sign) < len(signs):  # another sign follows: abc2midi's "Malformed note"
+                self._malformed(lexer)
+                return
+            if tok.kind == "ACCIDENTAL":
+                tok = self._next(lexer)
+        if acc != 0 and tok is not None and tok.kind == "LENGTH":
             # a microtone (^1/4c, or a number straight before the letter): abc2midi
             # bends the pitch of the natural note and makes that letter natural
             # for the rest of the bar
-            p.read_len()
+            lexer.pos = tok.end
             acc = 0
             self.note("microtone played as the nearest note")
-        c = p.peek()
-        if c and c in "abcdefg":
-            letter, octave = c, 1
-        elif c and c in "ABCDEFG":
-            letter, octave = c.lower(), 0
-        else:
-            # abc2midi: "Malformed note"; a following length goes with it
-            self.note("decoration or accidental without a note skipped")
-            p.read_len()
+            tok = self._next(lexer)
+            if tok is not None and tok.accidentals:
+                tok = None
+        if tok is None or tok.kind != "NOTE":
+            self._malformed(lexer)
             return
-        p.i += 1
-        while p.peek() in ("'", ","):
-            octave += 1 if p.peek() == "'" else -1
-            p.i += 1
-        n, m, _ = p.read_len()
+        lexer.pos = tok.end
+        letter, octave = tok.letter.lower(), octave_of(tok.letter, tok.marks)
+        n, m, _ = read_length(tok.length)
         self.event_note(letter, acc, octave, n, m, decos)
 
     def pitch_of(self, letter: str, acc: int | None, octave: int) -> tuple[int, int]:
@@ -1347,18 +1276,11 @@ class _TuneParser:
             self.play_on_rep(rep)
 
     def play_on_rep(self, rep: str) -> None:
-        numbers: set[int] = set()
-        for part in rep.split(","):
-            if "-" in part:
-                a, _, b = part.partition("-")
-                if a.isdigit() and b.isdigit():
-                    numbers.update(range(int(a), int(b) + 1))
-            elif part.isdigit():
-                numbers.add(int(part))
+        numbers = ending_numbers(rep)
         if not numbers:
             self.note(f"ending [{rep} not understood, skipped")
             return
-        self.add(PLAY_ON_REP, data=frozenset(numbers))
+        self.add(PLAY_ON_REP, data=numbers)
 
     def finish(self) -> None:
         if self.inchord:
@@ -1401,93 +1323,37 @@ _BODY_FIELDS = {
     "P": _TuneParser._b_part,
     "V": _TuneParser._b_voice,
 }
-_MUSIC_CHARS = {
-    " ": _TuneParser._m_space,
-    "\t": _TuneParser._m_space,
-    '"': _TuneParser._m_gchord,
-    "|": _TuneParser._m_bar,
-    ":": _TuneParser._m_colon,
-    "(": _TuneParser._m_open_paren,
-    ")": _TuneParser._m_close_paren,
-    "{": _TuneParser._m_grace_on,
-    "}": _TuneParser._m_grace_off,
-    "[": _TuneParser._m_open_bracket,
-    "]": _TuneParser._m_close_bracket,
-    "z": _TuneParser._m_rest,
-    "x": _TuneParser._m_rest,
-    "y": _TuneParser._m_spacer,
-    "Z": _TuneParser._m_bar_rest,
-    "X": _TuneParser._m_bar_rest,
-    ">": _TuneParser._m_broken,
-    "<": _TuneParser._m_broken,
-    "-": _TuneParser._m_tie,
-    "\\": _TuneParser._m_backslash,
-    "!": _TuneParser._m_instruction,
-    "+": _TuneParser._m_instruction,
-    "*": _TuneParser._m_star,
-    "/": _TuneParser._m_slash,
-    "&": _TuneParser._m_overlay,
+_MUSIC_TOKENS = {
+    "SPACE": _TuneParser._t_nothing,
+    "SPACER": _TuneParser._t_nothing,
+    "BACKSLASH": _TuneParser._t_nothing,  # a line continuation (or a stray backslash)
+    "STARS": _TuneParser._t_nothing,
+    "COMMENT": _TuneParser._t_nothing,
+    "STRAY": _TuneParser._t_stray,
+    "LENGTH": _TuneParser._t_length,
+    "GCHORD": _TuneParser._t_gchord,
+    "QUOTE": _TuneParser._t_quote,
+    "BAR": _TuneParser._t_bar,
+    "ENDING": _TuneParser._t_ending,
+    "TUPLET": _TuneParser._t_tuplet,
+    "SLUR_OPEN": _TuneParser._t_slur_open,
+    "SLUR_CLOSE": _TuneParser._t_slur_close,
+    "GRACE_OPEN": _TuneParser._t_grace_open,
+    "GRACE_CLOSE": _TuneParser._t_grace_close,
+    "FIELD": _TuneParser._t_field,
+    "CHORD_OPEN": _TuneParser._t_chord_open,
+    "CHORD_CLOSE": _TuneParser._t_chord_close,
+    "REST": _TuneParser._t_rest,
+    "MEASURE_REST": _TuneParser._t_measure_rest,
+    "BROKEN": _TuneParser._t_broken,
+    "TIE": _TuneParser._t_tie,
+    "DECORATION": _TuneParser._t_decoration,
+    "BANG": _TuneParser._t_bang,
+    "OVERLAY": _TuneParser._t_overlay,
 }
-
-
-class _LineCursor:
-    """A position in one line of music."""
-
-    __slots__ = ("s", "i")
-
-    def __init__(self, s: str):
-        self.s = s
-        self.i = 0
-
-    def done(self) -> bool:
-        return self.i >= len(self.s)
-
-    def peek(self, k: int = 0) -> str:
-        j = self.i + k
-        return self.s[j] if j < len(self.s) else ""
-
-    def read_int(self) -> int:
-        j = self.i
-        while j < len(self.s) and self.s[j].isdigit():
-            j += 1
-        value = int(self.s[self.i : j]) if j > self.i else 0
-        self.i = j
-        return value
-
-    def read_len(self) -> tuple[int, int, bool]:
-        """abc2midi's ``readlen``: ``2``, ``/``, ``//``, ``3/2``, ``/4``."""
-        start = self.i
-        n = self.read_int() or 1
-        m = 1
-        if self.peek() == "/":
-            self.i += 1
-            m = self.read_int()
-            if m == 0:
-                m = 2
-                while self.peek() == "/":
-                    m *= 2
-                    self.i += 1
-        return n, m, self.i > start
-
-    def read_rep(self) -> str:
-        """Digits of an ending after ``[``, ``|`` or ``:|``: ``1``, ``1,3``, ``1-3``."""
-        j = self.i
-        out = []
-        digits = 0
-        while j < len(self.s):
-            c = self.s[j]
-            if c.isdigit():
-                out.append(c)
-                digits += 1
-                j += 1
-            elif c in "-," and digits and j + 1 < len(self.s) and self.s[j + 1].isdigit():
-                out.append(c)
-                digits = 0
-                j += 1
-            else:
-                break
-        self.i = j
-        return "".join(out)
+_BAR_KINDS = {"|:": BAR_REP, "||": DOUBLE_BAR, "|]": DOUBLE_BAR, "::": DOUBLE_REP, ":": DOUBLE_BAR}
+# abc2midi reads these accidentals (one sign more is a "Malformed note")
+_ABC2MIDI_ACCIDENTALS = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0, "=^": 1, "=_": -1}
 
 
 def _parse_chord_symbol(s: str) -> tuple[int, tuple[int, ...] | None, int | None] | None:
@@ -2020,19 +1886,18 @@ def _read_tune(tune: str, *, chords: bool = True) -> _TuneParser:
         line = line.lstrip(" \t")
         if not line:
             continue
-        m = _FIELD_LINE.match(line)
-        is_field = m is not None and m.group(1) in _FIELD_LETTERS and not m.group(2).startswith((":", "|"))
+        field = field_line(line)
         if not parser.in_body:
-            if is_field:
-                key, value = m.group(1), m.group(2)
+            if field:
+                key, value = field
                 if key == "K":
                     parser.start_body(value)
                     k_found = True
                 else:
                     parser.header_field(key, value)
             continue
-        if is_field:
-            key, value = m.group(1), m.group(2)
+        if field:
+            key, value = field
             if key == "X":
                 ended_at = idx
                 break

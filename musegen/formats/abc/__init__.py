@@ -1,7 +1,7 @@
 """ABC notation at the text level: read files, split tunes, clean, name.
 
-Playing ABC (notes, repeats, chords) lives in :mod:`musegen.formats.abcparse`;
-checking and repairing generated tunes in :mod:`musegen.formats.abccheck`.
+Playing ABC (notes, repeats, chords) lives in :mod:`musegen.formats.abc.player`;
+checking and repairing generated tunes in :mod:`musegen.formats.abc.check`.
 """
 
 from __future__ import annotations

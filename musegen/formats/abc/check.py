@@ -45,9 +45,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from musegen.errors import MusegenError
+from musegen.formats.abc.lexer import ANNOTATION_MARKS, Lexer, field_line, length_value
 
-_FIELD_LINE = re.compile(r"^([A-Za-z+])[ \t]*:(.*)$")
-_FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVWdwsXZ+")
 # a chord symbol: root (or bass note alone), type, optional /bass, optional brackets
 _CHORD_NAME = re.compile(
     r"^\(?(?:[A-G][#b]?(?:m|min|maj|M|dim|aug|sus|add|d|a|o|\+|[0-9]|b|#|\(|\))*"
@@ -100,7 +99,6 @@ _CHORDISH_MARK = re.compile(r"[#b0-9]|m|d$|a$|maj|dim|aug|sus")
 _NAME_BEFORE_QUOTE = re.compile(r"(\(?[A-G][#b]?[A-Za-z0-9#+/()]*)(?=\")")
 _NOTE_LETTERS = set("abcdefgABCDEFG")
 _DECORATION_CHARS = set(".~HLMOPSTRuv")
-_ANNOTATION_STARTS = set("^_<>@")
 _MAX_PROBLEMS = 50
 
 
@@ -142,13 +140,6 @@ class CheckResult:
 
 # ---------------------------------------------------------------------------
 # header
-
-
-def _is_field(line: str) -> re.Match | None:
-    m = _FIELD_LINE.match(line)
-    if m and m.group(1) in _FIELD_LETTERS and not m.group(2).startswith((":", "|")):
-        return m
-    return None
 
 
 _ANY_FIELD = re.compile(r"^([A-Za-z]):")
@@ -331,7 +322,7 @@ class _LineRepairer:
         """Take a note or rest length and remember it for a broken rhythm that follows."""
         start = self.i
         self.take_length()
-        self.state["last_len"] = _length_value(self.s[start : self.i])
+        self.state["last_len"] = length_value(self.s[start : self.i])
 
     def quote_name_at(self, i: int) -> str:
         """The chord name at ``i`` if it is one whose opening quote is missing."""
@@ -590,28 +581,7 @@ _LINE_HANDLERS = {
 
 def _length_end(s: str, i: int) -> int:
     """Where the note length starting at ``i`` ends."""
-    j = i
-    while j < len(s) and s[j].isdigit():
-        j += 1
-    if j < len(s) and s[j] == "/":
-        j += 1
-        if j < len(s) and s[j].isdigit():
-            while j < len(s) and s[j].isdigit():
-                j += 1
-        else:
-            while j < len(s) and s[j] == "/":
-                j += 1
-    return j
-
-
-def _length_value(text: str) -> Fraction:
-    """The value of a written note length (``""`` is 1, ``/`` is 1/2, ``3/2``...)."""
-    m = re.match(r"(\d*)(/*)(\d*)", text)
-    num = int(m.group(1)) if m.group(1) else 1
-    if not m.group(2):
-        return Fraction(num)
-    den = int(m.group(3)) if m.group(3) else 2 ** len(m.group(2))
-    return Fraction(num, den or 1)
+    return Lexer(s).length_end(i)
 
 
 def _next_length(s: str, i: int):
@@ -626,7 +596,7 @@ def _next_length(s: str, i: int):
         i += 1
         while i < len(s) and s[i] in ",'":
             i += 1
-        return _length_value(s[i : _length_end(s, i)])
+        return length_value(s[i : _length_end(s, i)])
     return None
 
 
@@ -652,7 +622,7 @@ def _good_symbol(content: str) -> bool:
     """A quoted text abc2midi reads without complaint: a chord name or an annotation."""
     if not content:
         return False
-    if content[0] in _ANNOTATION_STARTS:
+    if content[0] in ANNOTATION_MARKS:
         return "|" not in content
     return bool(_CHORD_NAME.match(content.strip()))
 
@@ -765,7 +735,7 @@ def _bar_tokens(body: str):
     for line in body.split("\n"):
         base = offset
         offset += len(line) + 1
-        if not line.strip() or line.lstrip().startswith("%") or _is_field(line.strip()):
+        if not line.strip() or line.lstrip().startswith("%") or field_line(line.strip()):
             continue
         for start, end, kind, state in _line_bar_tokens(line, inchord):
             inchord = state
@@ -774,72 +744,47 @@ def _bar_tokens(body: str):
 
 
 def _line_bar_tokens(line: str, inchord: bool):
-    i = 0
-    n = len(line)
-    while i < n:
-        c = line[i]
-        nxt = line[i + 1] if i + 1 < n else ""
-        if c == "%":
+    """The bar line tokens of one music line, (start, end, kind, inchord after), then a final ``""`` one.
+
+    ``kind`` is ``|``, ``||``, ``|:``, ``:|``, ``::`` or ``[1`` (an ending's
+    first digit); ``+...+`` and a tuplet's ``:`` are read a character at a
+    time (a ``:`` alone is a dotted bar line), as abc2midi does.
+    """
+    lexer = Lexer(line)
+    for tok in lexer.tokens():
+        kind, i, text = tok.kind, tok.start, tok.text
+        if kind == "COMMENT" or text == "%":
             break
-        if c in '"!':
-            j = line.find(c, i + 1)
-            i = j + 1 if j >= 0 else i + 1
-            continue
-        if c == "[":
-            if nxt == "|":
+        if (kind == "DECORATION" and text[0] == "+") or (kind == "TUPLET" and ":" in text):
+            lexer.pos = i + 1
+        elif kind == "BAR":
+            if text.startswith("[|"):
                 yield i, i + 2, "||", inchord
-                if i + 2 < n and line[i + 2] == ":":
+                if text == "[|:":
                     yield i + 2, i + 3, "|:", inchord
-                    i += 1
-                i += 2
-            elif nxt.isdigit():
-                yield i, i + 2, "[1", inchord
-                i += 2
-            elif nxt.isalpha() and i + 2 < n and line[i + 2] == ":":
-                j = line.find("]", i)
-                i = n if j < 0 else j + 1
+            elif text.startswith(":|"):
+                yield i, i + 2, ":|", inchord
+                if tok.ending:
+                    yield i + 2, i + 3, "[1", inchord
+                lexer.pos = i + 2 + len(tok.ending)  # a "]" after it is read on its own
             else:
-                inchord = True
-                i += 1
-            continue
-        if c == "]":
-            if not inchord and nxt == "|":
+                yield i, i + len(text[:2]) if text != "|" + tok.ending else i + 1, _BAR_MARKS.get(text, "|"), inchord
+                if tok.ending:
+                    yield i + 1, i + 2, "[1", inchord
+        elif kind == "ENDING":
+            yield i, i + 2, "[1", inchord
+        elif kind == "CHORD_OPEN":
+            inchord = True
+        elif kind == "CHORD_CLOSE":
+            if not inchord and line[i + 1 : i + 2] == "|":
                 yield i, i + 2, "||", inchord
-                i += 2
+                lexer.pos = i + 2
             else:
                 inchord = False
-                i += 1
-            continue
-        if c == "|":
-            if nxt == ":":
-                yield i, i + 2, "|:", inchord
-                i += 2
-            elif nxt and nxt in "|]":
-                yield i, i + 2, "||", inchord
-                i += 2
-            elif nxt.isdigit():
-                yield i, i + 1, "|", inchord
-                yield i + 1, i + 2, "[1", inchord
-                i += 2
-            else:
-                yield i, i + 1, "|", inchord
-                i += 1
-            continue
-        if c == ":":
-            if nxt == ":":
-                yield i, i + 2, "::", inchord
-                i += 2
-            elif nxt == "|":
-                yield i, i + 2, ":|", inchord
-                if i + 2 < n and line[i + 2].isdigit():
-                    yield i + 2, i + 3, "[1", inchord
-                i += 2
-            else:
-                yield i, i + 1, "||", inchord
-                i += 1
-            continue
-        i += 1
     yield 0, 0, "", inchord
+
+
+_BAR_MARKS = {"|:": "|:", "||": "||", "|]": "||", "::": "::", ":": "||"}
 
 
 def _fix_repeats(body: str, first_line: int, repairs: list[str]) -> str:
@@ -941,7 +886,7 @@ def _first_music(body: str) -> int:
     """Index of the first music character of the body."""
     pos = 0
     for line in body.split("\n"):
-        if line.strip() and not line.lstrip().startswith("%") and not _is_field(line.strip()):
+        if line.strip() and not line.lstrip().startswith("%") and not field_line(line.strip()):
             return pos + (len(line) - len(line.lstrip()))
         pos += len(line) + 1
     return 0
@@ -962,7 +907,7 @@ def _fraction_text(length: Fraction, den: int) -> str:
 
 def _check_bars(text: str) -> tuple[int, int, list[str]]:
     """Measure every bar; return (bars, bars fitting, problems)."""
-    from musegen.formats.abcparse import written_bars
+    from musegen.formats.abc.player import written_bars
 
     try:
         bars = written_bars(text)
@@ -1046,7 +991,7 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
     if not lines:
         return CheckResult(text="", problems=["empty tune"])
     lines = _repair_header(lines, repairs, problems, repair=repair)
-    k_index = next((i for i, line in enumerate(lines) if (m := _is_field(line.strip())) and m.group(1) == "K"), None)
+    k_index = next((i for i, line in enumerate(lines) if (m := field_line(line.strip())) and m[0] == "K"), None)
     body_start = (k_index + 1) if k_index is not None else len(lines)
     new_lines = lines[:body_start]
     state: dict = {"chord": None, "grace": None, "lines": new_lines, "last_len": None}
@@ -1058,7 +1003,7 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
             line_repairs.append(f"line {lineno}: dropped a blank line inside the tune (abc2midi stops there)")
             continue
         stripped = line.strip()
-        if stripped.startswith("%") or _is_field(stripped):
+        if stripped.startswith("%") or field_line(stripped):
             new_lines.append(line)
             continue
         fixer = _LineRepairer(line, lineno, state)

@@ -1,0 +1,96 @@
+"""The note network: one step per note, the pair (pitch id, duration id); two softmaxes predict the next.
+
+Input ``token_pairs`` (the embeddings of both ids side by side), head
+``pair_softmax`` (the cross-entropies of pitch and duration, summed).  The
+sampler draws a duration only among those that fit what remains of the
+measure, so every generated measure is complete.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from musegen.formats.melody import GRID, Melody
+from musegen.representations.score.notes import (PrimedRows, Variant, bar_aligned_notes, draw, grid_steps,
+                                                     meter_length, nats, notes_to_melody)
+
+
+class NoteVariant(Variant):
+    """One step per note: ``[shape=(notes + 1, 2)]`` (pitch id, duration id), the header (key id, meter id) first."""
+
+    name: ClassVar[str] = "note"
+    preset: ClassVar[str] = "note"
+    input_kind: ClassVar[str] = "token_pairs"
+    head_kind: ClassVar[str] = "pair_softmax"
+    pitch_then_duration: ClassVar[bool] = False  # the network reads the pitch drawn before it gives the duration
+
+    def encode(self, melody: Melody, *, key=None, meter=None) -> np.ndarray:
+        rep = self.rep
+        first = melody.measures[0] if melody.measures else None
+        header = (rep.key_id(key or first.key), rep.meter_id(meter or first.meter))
+        pairs = [header] + [(rep.pitch_id(p), rep.duration_id(d)) for p, d in bar_aligned_notes(melody)]
+        return np.asarray(pairs, dtype=np.int32).reshape(-1, 2)
+
+    def decode(self, array: np.ndarray) -> Melody:
+        pairs = np.asarray(array, dtype=np.int64).reshape(-1, 2)
+        if not len(pairs):
+            return Melody([])
+        rep = self.rep
+        key, meter = rep.header_of(int(pairs[0, 0]), int(pairs[0, 1]))
+        notes = [rep.note_of(int(p), int(d)) for p, d in pairs[1:]]
+        return notes_to_melody([n for n in notes if n is not None], meter=meter, key=key)
+
+    def step_input(self, pitch: np.ndarray, duration: np.ndarray) -> np.ndarray:
+        """What the network reads after a note is drawn: the pair."""
+        return np.stack([pitch, duration], axis=1)
+
+    def sample(self, net: Any, rows: PrimedRows, *, measures: int, temperature: float, rng: np.random.Generator,
+               progress: Any = None) -> tuple[list[Melody], int]:
+        """Notes, each duration drawn among those that fit the measure.
+
+        The note network gives a pitch and a duration per step (two
+        softmaxes); the series network (:attr:`pitch_then_duration`) reads the
+        pitch drawn before it gives the duration.
+        """
+        rep = self.rep
+        num, vocab = len(rows), rep.vocab_size
+        pitches = np.zeros((1, vocab), bool)
+        pitches[0, rep.rest_id:rep.duration_base] = True
+        steps = rep.duration_steps()
+        expected = np.array([grid_steps(meter_length(m)) for m in rows.meters])
+        left, done = expected.copy(), np.zeros(num, int)
+        notes: list[list[tuple[int | None, Any]]] = [[] for _ in range(num)]
+        out, made = net.feed(rows.arrays), 0
+        while (done < measures).any():
+            active = done < measures
+            pitch = draw(out[:, :vocab], pitches, temperature, rng)
+            if self.pitch_then_duration:
+                out = net.step(pitch)
+            fits = (steps[None, :] > 0) & (steps[None, :] <= left[:, None])
+            dur = draw(out[:, -vocab:], fits, temperature, rng)
+            stuck = ~fits.any(axis=1)  # no duration of the vocabulary fits: the note fills the measure
+            units = np.where(stuck, left, steps[dur])
+            dur = np.array([rep.duration_id(left[i] * GRID) if stuck[i] else dur[i] for i in range(num)])
+            for i in np.flatnonzero(active):
+                notes[i].append((rep.note_of(int(pitch[i]), int(dur[i]))[0], units[i] * GRID))
+            left = np.where(active, left - units, left)
+            finished = active & (left == 0)
+            done, left = done + finished, np.where(finished, expected, left)
+            if progress is not None and done.min() > made:
+                progress(int(done.min()) - made)
+                made = int(done.min())
+            out = net.step(self.step_input(pitch, dur))
+        pieces = []
+        for i in range(num):
+            prefix = bar_aligned_notes(rows.prefixes[i]) if rows.prefixes[i] is not None else []
+            melody = notes_to_melody(prefix + notes[i], meter=rows.meters[i], key=rows.keys[i])
+            pieces.append(rep.finish(melody, rows, i))
+        return pieces, sum(len(n) for n in notes) * (2 if self.pitch_then_duration else 1)
+
+    def loss(self, outputs: np.ndarray, array: np.ndarray) -> tuple[float, int, int]:
+        """Nats of every note of a note-network array (the pitch's plus the duration's), the notes, the measures."""
+        target, vocab = array[1:], self.rep.vocab_size
+        total = nats(outputs[:, :vocab], target[:, 0]) + nats(outputs[:, vocab:], target[:, 1])
+        return float(total.sum()), len(target), 0
