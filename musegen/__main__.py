@@ -1,3 +1,5 @@
+"""``python -m musegen``: the command line."""
+
 from musegen.cli import main
 
 main()

@@ -481,6 +481,18 @@ _MINOR = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)
 SCALES = np.array([np.roll(m, r) for m in (_MAJOR, _MINOR) for r in range(12)])
 
 
+def pitch_class_statistics(pitches: np.ndarray) -> dict[str, float]:
+    """Pitch-class entropy (bits) and scale consistency of MIDI ``pitches`` ``[shape=(n,)]``, as MusPy defines
+    them (NaN for no pitches)."""
+    pitches = np.asarray(pitches, int)
+    if not len(pitches):
+        return {"pitch_class_entropy": math.nan, "scale_consistency": math.nan}
+    counts = np.bincount(pitches % 12, minlength=12).astype(float)
+    prob = counts[counts > 0] / counts.sum()
+    return {"pitch_class_entropy": float(-(prob * np.log2(prob)).sum()),
+            "scale_consistency": float((SCALES[:, pitches % 12].sum(axis=1) / len(pitches)).max())}
+
+
 def roll_statistics(roll) -> dict[str, Any]:
     """Musical statistics of a piano roll, defined as MusPy defines them.
 
@@ -508,13 +520,7 @@ def roll_statistics(roll) -> dict[str, Any]:
         "polyphony": float(per_step[active].mean()) if active.any() else math.nan,
         "pitch_range": int(pitches.max() - pitches.min()) if len(pitches) else 0,
     }
-    if len(pitches):
-        counts = np.bincount(pitches % 12, minlength=12).astype(float)
-        prob = counts[counts > 0] / counts.sum()
-        out["pitch_class_entropy"] = float(-(prob * np.log2(prob)).sum())
-        out["scale_consistency"] = float((SCALES[:, pitches % 12].sum(axis=1) / len(pitches)).max())
-    else:
-        out["pitch_class_entropy"] = out["scale_consistency"] = math.nan
+    out.update(pitch_class_statistics(pitches))
     spb = roll.steps_per_beat
     n_beats = max(1, math.ceil(roll.steps / spb))
     padded = np.zeros(n_beats * spb, bool)

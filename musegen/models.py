@@ -18,6 +18,7 @@ from musegen.errors import MusegenError
 from musegen.representations import InputSpec, OutputSpec, Representation, get_representation
 
 BUNDLE_FILES = ("model.keras", "representation.json", "config.json")
+TRAINING_STATE = "training_state.npz"  # the optimizer's state, apart: only --resume reads it (the wheel leaves it out)
 
 
 def _softmax_head(spec: OutputSpec):
@@ -400,6 +401,48 @@ def load_bundle(path: str | os.PathLike, *, representation: str | None = None, c
     rep = get_representation(str(name)).from_config(rep_config)
     model = load_keras(path / "model.keras", compile=compile)
     return Bundle(path, model, rep, config, history)
+
+
+def save_model(model, folder: Path) -> None:
+    """Write ``model.keras`` without the optimizer's state, and that state apart in :data:`TRAINING_STATE`.
+
+    Keras saves a compiled model's optimizer variables with its weights: with
+    Adam they double the file, and only ``--resume`` needs them.  The model
+    keeps its compile settings, so a bundle loaded with ``compile=True``
+    trains on (with a fresh optimizer where the state is missing).
+    """
+    import numpy as np
+
+    optimizer = model.optimizer
+    if optimizer is not None and optimizer.built:
+        with open(folder / TRAINING_STATE, "wb") as f:
+            np.savez(f, *[np.asarray(v) for v in optimizer.variables])
+    model.optimizer = None
+    try:
+        model.save(folder / "model.keras")
+    finally:
+        model.optimizer = optimizer
+
+
+def restore_training_state(model, folder: Path) -> bool:
+    """Put the optimizer state saved by :func:`save_model` back into a compiled ``model``; False where there is none."""
+    import numpy as np
+
+    path = Path(folder) / TRAINING_STATE
+    if not path.is_file():
+        return False
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = [z[f"arr_{i}"] for i in range(len(z.files))]
+    except (OSError, ValueError, KeyError) as exc:
+        raise MusegenError(f"{path}: unreadable ({exc})") from None
+    if [a.shape for a in arrays] != [tuple(v.shape) for v in optimizer.variables]:
+        raise MusegenError(f"{path}: the optimizer state does not match the model")
+    for variable, value in zip(optimizer.variables, arrays, strict=True):
+        variable.assign(value)
+    return True
 
 
 def load_keras(path: Path, *, compile: bool = False):

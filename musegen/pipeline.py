@@ -215,7 +215,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
     ``resume`` continues from it with the bundle's own settings, changed only
     by ``resume_changes`` (e.g. ``{"epochs": 40}``).
     """
-    from musegen.models import build_model, check_bundle, load_bundle
+    from musegen.models import build_model, check_bundle, load_bundle, restore_training_state, save_model
 
     reporter = reporter or Reporter()
     out = Path(out).absolute()
@@ -243,6 +243,8 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
         if data.representation.get_config() != bundle.representation.get_config():
             raise MusegenError(f"{out}: the corpus does not match the one this model was trained on")
         model = bundle.model
+        if not restore_training_state(model, out) and not int(model.optimizer.iterations):
+            reporter.log(f"{out} holds no optimizer state: training goes on with a fresh one")
         history = {**history, **bundle.history}
     else:
         keras.utils.set_random_seed(config.seed)
@@ -263,7 +265,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
 
     def save_bundle() -> None:
         with atomic_dir(out, force=True) as tmp:
-            model.save(tmp / "model.keras")
+            save_model(model, tmp)
             save_json(rep.get_config(), tmp / "representation.json")
             save_json({**config.to_dict(), **meta}, tmp / "config.json")
             save_json(history, tmp / "history.json")

@@ -73,7 +73,7 @@ app = typer.Typer(
     name="musegen",
     help="Learn music from a corpus with LSTM networks and generate new pieces (ABC, MIDI, score, audio).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -94,7 +94,7 @@ def _root(
 
 
 def _register() -> None:
-    from musegen.cli import convert, evaluate, info, prepare, sample, train
+    from musegen.cli import convert, evaluate, info, models, prepare, sample, train
 
     # the commands written once: one sub-command per entry of the representations' registry
     for verb in (prepare, train, sample, evaluate):
@@ -102,6 +102,7 @@ def _register() -> None:
     # one module per command; add an entry here
     app.command("convert")(convert.convert)
     app.command("info")(info.info)
+    app.command("models")(models.models)
 
 
 _register()

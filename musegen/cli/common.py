@@ -97,14 +97,6 @@ def parse_formats(text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return formats
 
 
-def default_model(name: str) -> Path:
-    """The shipped model folder ``models/NAME``: in the current folder, else beside the package."""
-    here = Path("models") / name
-    if here.exists():
-        return here
-    return Path(__file__).resolve().parents[2] / "models" / name
-
-
 class Optimizer(str, Enum):
     rmsprop = "rmsprop"
     adam = "adam"

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from musegen.cli.common import Json, console, default_model, emit_json
+from musegen.cli.common import Json, console, emit_json
 from musegen.cli.options import RegistryTyper, argument, command, param, settings_params, settings_values
+from musegen.paths import model_path
 
 
 
@@ -25,7 +26,7 @@ def run_evaluate(rep_cls, target: str, *, model: Path | None, seed: int, json_ou
 
     options = rep_cls.EvaluateOptions.from_dict(settings_values(rep_cls.EvaluateOptions, values))
     check_sampling(seed=seed)
-    bundle = load_bundle(model or default_model(rep_cls.default_model), representation=rep_cls.name)
+    bundle = load_bundle(model_path(model, default=rep_cls.default_model), representation=rep_cls.name)
     result = evaluate(bundle, target, options, seed=seed)
     if json_out:
         emit_json(result)
@@ -45,7 +46,7 @@ def make(rep_cls) -> Callable[..., Any]:
     params = [
         argument(rep_cls.evaluate_argument, rep_cls.evaluate_help),
         param("model", Annotated[Optional[Path], typer.Option(
-            help=f"Model bundle [default: models/{rep_cls.default_model}].")]),
+            help=f"Model bundle: a folder, or a shipped model's name (musegen models) [default: {rep_cls.default_model}].")]),
         *settings_params(rep_cls.EvaluateOptions, unset=False),
         param("seed", Annotated[int, typer.Option(help="Seed of the samples.")], 0),
         param("json_out", Json, False),

@@ -7,18 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from musegen.cli.common import Json, default_model, emit_json
+from musegen.cli.common import Json, emit_json
+from musegen.paths import model_path
 
 
 def info(
-    model: Annotated[Optional[Path], typer.Argument(help="Model bundle folder [default: models/abc-jigs].")] = None,
+    model: Annotated[Optional[Path], typer.Argument(
+        help="Model bundle: a folder, or a shipped model's name (musegen models) \\[default: abc-jigs].")] = None,
     json_out: Json = False,
 ) -> None:
     """Show what a model bundle holds: representation, network, training run, losses."""
     from musegen.config import load_json
     from musegen.models import load_bundle
 
-    path = model or default_model("abc-jigs")
+    path = model_path(model, default="abc-jigs")
     bundle = load_bundle(path)
     raw = load_json(bundle.path / "config.json")
     h = bundle.history

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from musegen.cli.common import Force, Json, RichReporter, console, default_model, emit_json, parse_formats
+from musegen.cli.common import Force, Json, RichReporter, console, emit_json, parse_formats
 from musegen.cli.options import RegistryTyper, command, param, settings_params, settings_values
+from musegen.paths import model_path
 
 
 
@@ -49,7 +50,7 @@ def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, f
     formats = parse_formats(format, rep_cls.output_formats)
     missing = tuple(f for f in rep_cls.required_formats if f not in formats)
     check_sampling(seed=seed, num=num)
-    bundle = load_bundle(model or default_model(rep_cls.default_model), representation=rep_cls.name)
+    bundle = load_bundle(model_path(model, default=rep_cls.default_model), representation=rep_cls.name)
     result = sample(bundle, options, num=num, seed=seed, out=out, formats=(*missing, *formats), force=force,
                     reporter=RichReporter(quiet=json_out))
     rep = bundle.representation
@@ -63,7 +64,7 @@ def make(rep_cls) -> Callable[..., Any]:
     formats = rep_cls.format_help or f"Comma-separated: {', '.join(rep_cls.output_formats)}."
     params = [
         param("model", Annotated[Optional[Path], typer.Option(
-            help=f"Model bundle [default: the shipped models/{rep_cls.default_model}].")]),
+            help=f"Model bundle: a folder, or a shipped model's name (musegen models) [default: {rep_cls.default_model}].")]),
         param("num", Annotated[int, typer.Option(help=f"Number of {noun}s.")], 1),
         param("seed", Annotated[int, typer.Option(help=f"Random seed: the same seed gives the same {noun}s.")], 0),
         *settings_params(rep_cls.SampleOptions, unset=False),

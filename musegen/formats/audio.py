@@ -33,8 +33,12 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable
+from musegen.formats import folder_files, input_file, output_errors
+from musegen.formats import one_line as _one_line
 from musegen.formats.midi import Song
+from musegen.formats.pianoroll import npz_array, npz_header
 from musegen.formats.synth import check_rate, render_song, write_wav
+from musegen.limits import MAX_AUDIO_SAMPLES, MAX_FILE_RATE, MAX_FRAME_SECONDS, MIN_FILE_RATE
 
 SAMPLE_RATE = 16000  # Hz: the rate of the study
 FRAME_SECONDS = 0.25  # s per frame: 4,000 samples at 16 kHz
@@ -50,11 +54,6 @@ SPECTROGRAM_COLUMNS = 4000  # at most this many time columns in a spectrogram pi
 _CHUNK = 1024  # frames transformed at a time (bounds the float64 scratch memory)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
 # --------------------------------------------------------------------------- reading
 
 
@@ -65,7 +64,8 @@ def audio_files(path: str | os.PathLike) -> list[Path]:
     ----------
     path : path-like
         A file (taken whatever its suffix), or a folder searched recursively
-        for :data:`AUDIO_SUFFIXES`.
+        for :data:`AUDIO_SUFFIXES` (hidden files and ``*.part`` temporaries
+        left out).
 
     Returns
     -------
@@ -79,7 +79,7 @@ def _files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> lis
     """``[path]`` for a file; the files of a folder (recursive, sorted) whose suffix is in ``suffixes``."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+        files = folder_files(path, suffixes)
         if not files:
             raise MusegenError(f"{path}: no {what} files ({', '.join(suffixes)}) in this folder")
         return files
@@ -89,11 +89,15 @@ def _files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> lis
 
 
 def _existing_file(path: str | os.PathLike) -> Path:
-    """``Path(path)``, or a one-line refusal when it is missing or a folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise MusegenError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
-    return path
+    """``Path(path)``, or a one-line refusal when it is missing, a folder or not a regular file."""
+    return input_file(path)
+
+
+def check_samples_budget(samples: int, source: str) -> int:
+    """``samples`` when that much mono audio fits :data:`~musegen.limits.MAX_AUDIO_SAMPLES`, else one line."""
+    if samples > MAX_AUDIO_SAMPLES:
+        raise MusegenError(f"{source} {samples:,} samples, more than the {MAX_AUDIO_SAMPLES:,} allowed")
+    return int(samples)
 
 
 def _check_samples(audio: np.ndarray, source: str) -> np.ndarray:
@@ -152,15 +156,32 @@ def read_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np
     ------
     MusegenError
         One line for a missing or unreadable file, audio without samples, or
-        NaN or infinite samples.
+        NaN or infinite samples; and, from the header before anything is
+        read, for a sample rate outside :data:`~musegen.limits.MIN_FILE_RATE`
+        to ``MAX_FILE_RATE`` or more samples (as read, or once resampled)
+        than :data:`~musegen.limits.MAX_AUDIO_SAMPLES`.
     """
     import soundfile as sf
 
     sr = check_rate(sample_rate)
     path = _existing_file(path)
+    errors = (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError)
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError) as exc:
+        info = sf.info(str(path))
+    except errors as exc:
+        reason = getattr(exc, "error_string", None) or _one_line(exc)  # libsndfile's reason, without the path
+        raise MusegenError(f"{path}: not a readable audio file (WAV, FLAC or OGG): {reason}") from None
+    if not MIN_FILE_RATE <= info.samplerate <= MAX_FILE_RATE:
+        raise MusegenError(f"{path}: a sample rate of {info.samplerate:,} Hz: audio files of {MIN_FILE_RATE:,} "
+                           f"to {MAX_FILE_RATE:,} Hz are read")
+    frames = max(int(info.frames), 0)
+    check_samples_budget(frames * max(int(info.channels), 1), f"{path}: {info.channels} channel(s) of {frames:,} "
+                         "frames hold")
+    check_samples_budget(-(-frames * sr // info.samplerate),
+                         f"{path}: {frames:,} samples at {info.samplerate:,} Hz make, at {sr:,} Hz,")
+    try:
+        data, rate = sf.read(path, dtype="float32", always_2d=True, frames=frames)
+    except errors as exc:
         reason = getattr(exc, "error_string", None) or _one_line(exc)  # libsndfile's reason, without the path
         raise MusegenError(f"{path}: not a readable audio file (WAV, FLAC or OGG): {reason}") from None
     _check_samples(data, str(path))
@@ -273,12 +294,16 @@ def frames_capacity(frames: int, frame_length: int, hop: int, window: str) -> in
 
 
 def frame_length_of(sample_rate: int, frame_seconds: float) -> int:
-    """Samples per frame: ``round(frame_seconds * sample_rate)``, at least 2."""
-    ok = isinstance(frame_seconds, (int, float, np.floating, np.integer)) and math.isfinite(frame_seconds)
+    """Samples per frame: ``round(frame_seconds * sample_rate)``, at least 2.
+
+    ``frame_seconds`` must be finite and at most :data:`~musegen.limits.MAX_FRAME_SECONDS`.
+    """
+    ok = isinstance(frame_seconds, (int, float, np.floating, np.integer)) and not isinstance(frame_seconds, bool) \
+        and math.isfinite(frame_seconds) and frame_seconds <= MAX_FRAME_SECONDS
     length = round(float(frame_seconds) * sample_rate) if ok else 0
     if length < 2:
-        raise UsageError(f"frame length {frame_seconds!r} s: use a positive number of seconds "
-                         f"(at least 2 samples at {sample_rate} Hz)")
+        raise UsageError(f"frame length {frame_seconds!r} s: use a positive number of seconds up to "
+                         f"{MAX_FRAME_SECONDS:g} (at least 2 samples at {sample_rate} Hz)")
     return int(length)
 
 
@@ -441,7 +466,7 @@ def write_frames(frames: Frames, path: str | os.PathLike, *, force: bool = False
     Path
     """
     frames = _check_frames(frames)
-    with atomic_path(path, force=force) as tmp:
+    with output_errors(path), atomic_path(path, force=force) as tmp:
         with open(tmp, "wb") as f:  # a file object: numpy appends no ".npz" to the temporary name
             np.savez(
                 f,
@@ -458,6 +483,19 @@ def write_frames(frames: Frames, path: str | os.PathLike, *, force: bool = False
 
 
 _FRAME_KEYS = ("kind", "data", "sample_rate", "frame_length", "hop", "window", "length")
+_FIELD_BYTES = 4096  # the most a scalar field of a frames .npz file may hold
+
+
+def _frames_member(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    """One member of a frames ``.npz`` file, its size checked from its header before it is decompressed."""
+    if key != "data":
+        return npz_array(npz, key, path, most_bytes=_FIELD_BYTES)
+    shape, dtype = npz_header(npz, key, path)
+    if len(shape) == 2:  # (frames, 2 * bins): about frames * (2 * bins - 2) samples once rebuilt
+        check_samples_budget(shape[0] * max(shape[1] - 2, 2), f"{path}: {shape[0]:,} frames of {shape[1]:,} "
+                             "coefficients make")
+    rows = shape[0] if shape else 1
+    return npz_array(npz, key, path, most_bytes=8 * (MAX_AUDIO_SAMPLES + 2 * rows))  # float64 at most
 
 
 def read_frames(path: str | os.PathLike) -> Frames:
@@ -474,7 +512,9 @@ def read_frames(path: str | os.PathLike) -> Frames:
         raise MusegenError(f"{path}: not an .npz file of audio frames")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            fields = {k: npz[k] for k in _FRAME_KEYS if k in npz.files}
+            fields = {k: _frames_member(npz, k, path) for k in _FRAME_KEYS if k in npz.files}
+    except MusegenError:
+        raise
     except Exception as exc:  # zipfile, zlib and numpy raise many kinds on corrupt archives
         raise MusegenError(f"{path}: a corrupt .npz file ({_one_line(exc)})") from None
     if not all(isinstance(v, np.ndarray) for v in fields.values()):  # numpy hands back members it cannot parse
@@ -721,7 +761,7 @@ def draw_spectrogram(
         ax.set_title(title)
     fig.colorbar(image, ax=ax, label="power (dB)")
     fig.tight_layout()
-    with atomic_path(path, force=force) as tmp:
+    with output_errors(path), atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)
 

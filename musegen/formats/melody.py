@@ -43,7 +43,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from musegen.errors import MusegenError, UsageError
-from musegen.fileio import atomic_path, check_writable, write_text
+from musegen.fileio import check_writable, write_text
+from musegen.formats import folder_files, input_file, output_errors
 from musegen.formats.abc import read_tunes, strip_comments, tune_title
 from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, key_name, spell: importable from here
     ABC_MODES,
@@ -57,6 +58,7 @@ from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, ke
     signature,
     spell,
 )
+from musegen.limits import MAX_MEASURES
 
 GRID = Fraction(1, 12)  # durations are multiples of this many quarter notes (sixteenths and triplets)
 MUSIC21_PREFIX = "music21:"
@@ -868,9 +870,9 @@ def melody_to_midifile(melody: Melody):
 
 def _midi_extras(path: Path) -> tuple[str, list[tuple[Fraction, int, str]], dict[Fraction, tuple[int, int]]]:
     """A MIDI file's title (its first track's name), keys ``(beat, fifths, mode)`` and short measure markers."""
-    import mido
+    from musegen.formats.midi import open_midifile
 
-    mid = mido.MidiFile(path, clip=True)
+    mid = open_midifile(path)
     tpb = mid.ticks_per_beat or 480
     name, keys, short = "", [], {}
     for number, track in enumerate(mid.tracks):
@@ -923,6 +925,9 @@ def read_midi_melody(path: str | os.PathLike) -> Melody:
     bars: list[_Bar] = []
     t = Fraction(0)
     while t < end:
+        if len(bars) >= MAX_MEASURES:
+            raise MusegenError(f"{path}: notes up to beat {float(end):,.0f} make more than the {MAX_MEASURES:,} "
+                               "measures allowed in a melody")
         _, num, den = [x for x in meters if x[0] <= t][-1]
         later = [x[0] for x in meters if x[0] > t]
         bar_end = t + Fraction(4 * num, den)
@@ -948,9 +953,7 @@ def read_musicxml_melody(path: str | os.PathLike) -> Melody:
     """The top voice of a MusicXML file's first part (see :func:`score_to_melody`)."""
     from music21 import converter, stream
 
-    path = Path(path)
-    if not path.is_file():
-        raise MusegenError(f"{path}: no such file")
+    path = input_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -1008,7 +1011,7 @@ def corpus_files(path_or_name: str | os.PathLike) -> list[Path]:
     path = Path(path_or_name)
     known = ", ".join(sorted(READERS))
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in READERS and p.is_file())
+        files = folder_files(path, READERS)
         if not files:
             raise MusegenError(f"{path}: no score files in this folder (known suffixes: {known})")
         return files
@@ -1100,13 +1103,18 @@ def _write_musicxml(melody: Melody, path: Path, force: bool) -> None:
 
 
 def _write_mid(melody: Melody, path: Path, force: bool) -> None:
-    mid = melody_to_midifile(melody)
-    with atomic_path(path, force=force) as tmp:
-        mid.save(tmp)
+    from musegen.formats.midi import save_midifile
+
+    try:
+        mid = melody_to_midifile(melody)
+    except MusegenError as exc:
+        raise MusegenError(f"{path}: {exc}") from None
+    save_midifile(mid, path, force=force)
 
 
 def _write_abc(melody: Melody, path: Path, force: bool) -> None:
-    write_text(path, melody_to_abc(melody), force=force)
+    with output_errors(path):
+        write_text(path, melody_to_abc(melody), force=force)
 
 
 # output format -> writer(melody, path, force).  Add an entry here.

@@ -23,7 +23,18 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path
-from musegen.formats.midi import DEFAULT_BPM, DRUM_CHANNEL, Note, Song, read_midi, write_midi
+from musegen.formats import input_file, output_errors
+from musegen.formats.midi import (
+    DEFAULT_BPM,
+    DRUM_CHANNEL,
+    Note,
+    Song,
+    check_bpm,
+    check_meter,
+    read_midi,
+    write_midi,
+)
+from musegen.limits import MAX_ROLL_STEPS
 
 PITCHES = 128
 KIND = "pianoroll"
@@ -37,6 +48,18 @@ NPZ_KEYS: dict[str, tuple[str, int]] = {
     "meters": ("fiu", 2),
     "title": ("U", 0),
 }
+MAX_NPZ_MEMBER_BYTES = PITCHES * MAX_ROLL_STEPS  # any one array of a piano-roll .npz file, once decompressed
+
+
+def check_steps(steps: int, source: str = "the piano roll has") -> int:
+    """``steps`` when a roll of that many columns fits :data:`~musegen.limits.MAX_ROLL_STEPS`.
+
+    Else a one-line refusal with the figure: ``"{source} 2,000,000 piano-roll
+    columns, more than the 1,000,000 allowed"``.
+    """
+    if steps > MAX_ROLL_STEPS:
+        raise MusegenError(f"{source} {steps:,} piano-roll columns, more than the {MAX_ROLL_STEPS:,} allowed")
+    return int(steps)
 
 
 def check_steps_per_beat(steps_per_beat: int) -> int:
@@ -98,17 +121,24 @@ class Roll:
         if velocity.ndim != 2 or velocity.shape[0] != PITCHES or onset.shape != velocity.shape:
             raise MusegenError(f"a piano roll needs velocity and onset arrays of shape (128, T), "
                                f"got {velocity.shape} and {onset.shape}")
+        check_steps(velocity.shape[1])
         if velocity.size and (velocity.min() < 0 or velocity.max() > 127):
             raise MusegenError(f"piano-roll velocities must lie in 0..127, got {velocity.min()}..{velocity.max()}")
         self.velocity = velocity.astype(np.uint8, copy=False)
         self.onset = onset & (self.velocity > 0)  # an onset on a silent step means nothing
         self.tempos = sorted((float(b), float(bpm)) for b, bpm in self.tempos) or [(0.0, DEFAULT_BPM)]
         self.meters = sorted((float(b), int(n), int(d)) for b, n, d in self.meters) or [(0.0, 4, 4)]
-        if not all(np.isfinite(b) and np.isfinite(bpm) and bpm > 0 for b, bpm in self.tempos):
-            raise MusegenError(f"tempos must be (beat, bpm) pairs with a positive bpm, got {self.tempos}")
-        if not all(np.isfinite(b) and n >= 1 and d >= 1 and d & (d - 1) == 0 for b, n, d in self.meters):
-            raise MusegenError(f"meters must be (beat, numerator, denominator) with a power-of-two denominator, "
-                               f"got {self.meters}")
+        if len(self.tempos) + len(self.meters) > MAX_ROLL_STEPS:
+            raise MusegenError(f"{len(self.tempos):,} tempos and {len(self.meters):,} meters: more than the "
+                               f"{MAX_ROLL_STEPS:,} allowed")
+        for b, bpm in self.tempos:
+            if not np.isfinite(b):
+                raise MusegenError(f"a tempo at beat {b}: beats must be finite")
+            check_bpm(bpm, b)
+        for b, n, d in self.meters:
+            if not np.isfinite(b):
+                raise MusegenError(f"a meter at beat {b}: beats must be finite")
+            check_meter(n, d)
 
     @property
     def steps(self) -> int:
@@ -132,20 +162,24 @@ class Roll:
             Sorted by (start, pitch); the velocity is the one at the onset step.
         """
         width = self.steps + 1  # a silent column after each row ends its last note
-        vel = np.zeros((PITCHES, width), dtype=np.uint8)
-        vel[:, :-1] = self.velocity
-        sounding = vel > 0
+        sounding = np.zeros((PITCHES, width), dtype=bool)
+        sounding[:, :-1] = self.velocity > 0
         before = np.zeros_like(sounding)
         before[:, 1:] = sounding[:, :-1]
         starts_mask = sounding & ~before
         starts_mask[:, :-1] |= self.onset
         starts_mask &= sounding
         starts = np.flatnonzero(starts_mask)
-        bounds = np.flatnonzero(starts_mask | ~sounding)
+        del starts_mask
+        # a note ends at the next start of its row or where the row falls silent, whichever comes first
+        np.logical_not(sounding, out=sounding)
+        np.logical_and(before, sounding, out=before)
+        bounds = np.union1d(starts, np.flatnonzero(before))
+        del sounding, before
         ends = bounds[np.searchsorted(bounds, starts, side="right")]
         pitch, start = np.divmod(starts, width)
         end = ends - pitch * width
-        velocity = vel.ravel()[starts]
+        velocity = self.velocity[pitch, start]
         order = np.lexsort((pitch, start))
         return [(int(s), int(e), int(p), int(v))
                 for s, e, p, v in zip(start[order], end[order], pitch[order], velocity[order])]
@@ -195,6 +229,7 @@ class Roll:
         end[:-1][same] = np.minimum(end[:-1][same], start[1:][same])
         if steps is None:
             steps = int(end.max()) if end.size else 0
+        check_steps(steps, "the notes make")
         end = np.minimum(end, steps)
         velocity = np.zeros((PITCHES, steps), dtype=np.uint8)
         onset = np.zeros((PITCHES, steps), dtype=bool)
@@ -255,6 +290,10 @@ def song_to_roll(song: Song, *, steps_per_beat: int = 4, drums: bool = False) ->
     """
     steps_per_beat = check_steps_per_beat(steps_per_beat)
     notes = [n for n in song.notes if drums or n.channel != DRUM_CHANNEL]
+    end = max((max(n.start, n.end) for n in notes), default=0.0)
+    if not np.isfinite(end) or end * steps_per_beat + 0.5 > MAX_ROLL_STEPS:  # before any array is made
+        check_steps(MAX_ROLL_STEPS + 1 if not np.isfinite(end) else int(end * steps_per_beat + 0.5),
+                    f"notes up to beat {end:,.10g} at {steps_per_beat} steps a beat make")
     starts = to_step([n.start for n in notes], steps_per_beat)
     ends = np.maximum(starts + 1, to_step([n.end for n in notes], steps_per_beat))
     return Roll.from_notes(
@@ -274,9 +313,17 @@ def roll_to_song(roll: Roll, *, program: int = 0) -> Song:
 
 
 def midi_to_roll(path: str | os.PathLike, *, steps_per_beat: int = 4, drums: bool = False) -> Roll:
-    """Read a MIDI file (format 0 or 1) as a piano roll; see :func:`song_to_roll`."""
+    """Read a MIDI file (format 0 or 1) as a piano roll; see :func:`song_to_roll`.
+
+    A file whose notes would need more than :data:`~musegen.limits.MAX_ROLL_STEPS`
+    columns is refused before any roll is allocated.
+    """
     steps_per_beat = check_steps_per_beat(steps_per_beat)
-    return song_to_roll(read_midi(path, drums=drums), steps_per_beat=steps_per_beat, drums=drums)
+    song = read_midi(path, drums=drums)
+    try:
+        return song_to_roll(song, steps_per_beat=steps_per_beat, drums=drums)
+    except MusegenError as exc:
+        raise MusegenError(f"{path}: {exc}") from None
 
 
 def roll_to_midi(roll: Roll, path: str | os.PathLike, *, force: bool = False) -> Path:
@@ -288,10 +335,13 @@ def roll_to_midi(roll: Roll, path: str | os.PathLike, *, force: bool = False) ->
 
 
 @contextlib.contextmanager
-def _open_npz(path: Path) -> Iterator[np.lib.npyio.NpzFile]:
-    """Open an ``.npz`` file without pickles, or fail with one line; closed on leaving."""
-    if not path.is_file():
-        raise MusegenError(f"{path}: no such file")
+def open_npz(path: str | os.PathLike) -> Iterator[np.lib.npyio.NpzFile]:
+    """Open an ``.npz`` file without pickles, or fail with one line; closed on leaving.
+
+    Nothing is decompressed here: check a member's size with :func:`npz_header`
+    before reading it.
+    """
+    path = input_file(path)
     with open(path, "rb") as f:  # our own file object: closed even when numpy fails half way
         try:
             data = np.load(f, allow_pickle=False)
@@ -301,6 +351,36 @@ def _open_npz(path: Path) -> Iterator[np.lib.npyio.NpzFile]:
             raise MusegenError(f"{path}: a single .npy array, not an .npz file of named arrays")
         with data:
             yield data
+
+
+def npz_header(data: np.lib.npyio.NpzFile, key: str, path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype of the member ``key`` of an open ``.npz`` file, read without decompressing its data.
+
+    Raises
+    ------
+    MusegenError
+        When the member is missing or its header unreadable.
+    """
+    if key not in data.files:
+        raise MusegenError(f"{path}: the .npz file has no {key!r} array")
+    try:
+        with data.zip.open(f"{key}.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+    except Exception:  # noqa: BLE001 - zipfile, zlib and numpy raise many kinds on corrupt members
+        raise MusegenError(f"{path}: the {key!r} array of the .npz file is corrupt") from None
+    return tuple(int(n) for n in shape), dtype
+
+
+def npz_array(data: np.lib.npyio.NpzFile, key: str, path: str | os.PathLike, *, most_bytes: int) -> np.ndarray:
+    """The member ``key`` of an open ``.npz`` file, refused before decompression when it exceeds ``most_bytes``."""
+    shape, dtype = npz_header(data, key, path)
+    size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size > most_bytes:
+        raise MusegenError(f"{path}: the {key!r} array of shape {shape} holds {size:,} bytes, more than the "
+                           f"{most_bytes:,} allowed")
+    return _array(data, key, Path(path))
 
 
 def _array(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -313,16 +393,16 @@ def _array(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
 
 
 def _kind(data: np.lib.npyio.NpzFile, path: Path) -> str:
-    kind = _array(data, "kind", path)
-    if kind.dtype.kind != "U" or kind.ndim != 0:
+    shape, dtype = npz_header(data, "kind", path)
+    if dtype.kind != "U" or shape != () or dtype.itemsize > 4096:
         raise MusegenError(f"{path}: the 'kind' of the .npz file is not a string")
-    return str(kind)
+    return str(_array(data, "kind", path))
 
 
 def npz_kind(path: str | os.PathLike) -> str:
     """What an ``.npz`` file holds: its ``kind`` string ("pianoroll", "frames"...), or a one-line error."""
     path = Path(path)
-    with _open_npz(path) as data:
+    with open_npz(path) as data:
         return _kind(data, path)
 
 
@@ -336,11 +416,14 @@ def read_roll(path: str | os.PathLike) -> Roll:
         piano roll (missing keys, wrong shapes or types, another kind).
     """
     path = Path(path)
-    with _open_npz(path) as data:
+    with open_npz(path) as data:
         kind = _kind(data, path)
         if kind != KIND:
             raise MusegenError(f"{path}: a {kind!r} .npz file, not a piano roll")
-        arrays = {key: _array(data, key, path) for key in NPZ_KEYS}
+        shape, _ = npz_header(data, "velocity", path)
+        if len(shape) == 2:  # refused before the matrix is decompressed
+            check_steps(shape[1], f"{path}: the roll has")
+        arrays = {key: npz_array(data, key, path, most_bytes=MAX_NPZ_MEMBER_BYTES) for key in NPZ_KEYS}
     for key, (dtype_kinds, ndim) in NPZ_KEYS.items():
         a = arrays[key]
         if a.dtype.kind not in dtype_kinds or a.ndim != ndim:
@@ -377,7 +460,7 @@ def write_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False) -> P
         "meters": np.array(roll.meters, dtype=np.float64).reshape(-1, 3),
         "title": np.str_(roll.title),
     }
-    with atomic_path(path, force=force) as tmp, open(tmp, "wb") as f:  # a file object: no ".npz" appended
+    with output_errors(path), atomic_path(path, force=force) as tmp, open(tmp, "wb") as f:  # no ".npz" appended
         np.savez_compressed(f, **arrays)
     return Path(path)
 

@@ -15,6 +15,7 @@ renders the song instead; it must be installed.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import shutil
@@ -29,7 +30,9 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable
-from musegen.formats.midi import DEFAULT_BPM, DRUM_CHANNEL, Song, read_midi, song_to_midifile
+from musegen.formats import input_file, output_errors
+from musegen.formats.midi import DEFAULT_BPM, DRUM_CHANNEL, Song, check_bpm, read_midi, song_to_midifile
+from musegen.limits import MAX_AUDIO_SAMPLES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
 TARGET_PEAK = 10 ** (-1.0 / 20)  # -1 dBFS
 BLOCK = 32  # samples per control-rate step (envelopes, vibrato, brightness)
@@ -39,7 +42,7 @@ EMPTY_SECONDS = 0.25  # length of the silence rendered for a song without notes
 REFLECTIONS = ((0.019, 0.16), (0.031, 0.11), (0.047, 0.07))  # (delay s, gain): a small room
 LIMITER_SECONDS = 0.01  # block of the look-ahead limiter
 MIN_RELEASE = 0.008  # s: shortest fade a note gets when the same key is struck again
-SAMPLE_RATES = (8000, 192000)
+SAMPLE_RATES = (MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
 _CACHE_BYTES = 256 * 2**20  # rendered notes kept for reuse within one song
 
 
@@ -388,6 +391,7 @@ def beats_to_seconds(song: Song, beats: np.ndarray) -> np.ndarray:
     for beat, bpm in tempos:
         if not (math.isfinite(bpm) and bpm > 0):
             raise MusegenError(f"tempo {bpm!r} bpm at beat {beat:g} is not a positive number")
+        check_bpm(bpm, beat)
     knots = np.array([0.0] + [max(b, 0.0) for b, _ in tempos])
     spb = np.array([60.0 / tempos[0][1]] + [60.0 / bpm for _, bpm in tempos])
     starts = np.concatenate([[0.0], np.cumsum(np.diff(knots) * spb[:-1])])
@@ -415,6 +419,8 @@ def _schedule(song: Song, sr: int) -> list[tuple[int, int, int, int, int, int]]:
         return []
     start = beats_to_seconds(song, np.array([n.start for n in notes]))
     end = beats_to_seconds(song, np.array([max(n.end, n.start) for n in notes]))
+    if not (np.all(np.isfinite(start)) and np.all(np.isfinite(end))):
+        raise MusegenError("a note at an infinite or undefined time: times must be finite")
     out = []
     for i, note in enumerate(notes):
         same_next = i + 1 < len(notes) and notes[i + 1].channel == note.channel and notes[i + 1].pitch == note.pitch
@@ -467,8 +473,11 @@ def render_song(song: Song, *, sample_rate: int = 44100) -> np.ndarray:
         ends.append(i0 + (len(_drum(pitch, sr)) if channel == DRUM_CHANNEL else n_on + n_rel))
     length = max(ends) + int(max(d for d, _ in REFLECTIONS) * sr) + 1
     if length > MAX_SECONDS * sr:
-        raise MusegenError(f"the song lasts {length / sr / 60:.0f} minutes; the built-in synth renders at most "
+        raise MusegenError(f"the song lasts {length / sr / 60:,.0f} minutes; the built-in synth renders at most "
                            f"{MAX_SECONDS / 60:.0f}")
+    if length > MAX_AUDIO_SAMPLES:
+        raise MusegenError(f"the song lasts {length / sr / 60:,.1f} minutes: {length:,} samples at {sr:,} Hz, "
+                           f"more than the {MAX_AUDIO_SAMPLES:,} allowed (a lower --sample-rate renders more)")
     mix = np.zeros(length, dtype=np.float32)
     cache: dict[tuple, np.ndarray] = {}
     cached_bytes = 0
@@ -490,6 +499,7 @@ def render_song(song: Song, *, sample_rate: int = 44100) -> np.ndarray:
     for delay, gain in REFLECTIONS:
         d = int(delay * sr)
         mix[d:] += np.float32(gain) * dry[:-d]
+    del dry
     return _master(mix, sr)
 
 
@@ -560,8 +570,13 @@ def write_wav(
         raise UsageError(f"WAV subtype {subtype!r}: use one of {', '.join(sorted(sf.available_subtypes('WAV')))}")
     if subtype.upper() not in ("FLOAT", "DOUBLE"):
         audio = np.clip(audio, -1.0, 1.0)
-    with atomic_path(path, force=force) as tmp:
-        sf.write(tmp, audio, sr, subtype=subtype, format="WAV")
+    # encoded in memory first: libsndfile reports a full disk as "System error.", Python as ENOSPC
+    buffer = io.BytesIO()
+    with output_errors(path, sf.LibsndfileError):
+        sf.write(buffer, audio, sr, subtype=subtype, format="WAV")
+        del audio
+        with atomic_path(path, force=force) as tmp:
+            tmp.write_bytes(buffer.getbuffer())
     return Path(path)
 
 
@@ -593,9 +608,7 @@ def find_soundfont(soundfont: str | os.PathLike | None = None) -> Path | None:
     not a SoundFont (.sf2/.sf3).
     """
     if soundfont is not None:
-        path = Path(soundfont).expanduser()
-        if not path.is_file():
-            raise MusegenError(f"{path}: no such SoundFont file")
+        path = input_file(Path(soundfont).expanduser(), what="SoundFont file")
         try:
             ok = _is_soundfont(path)
         except OSError as exc:

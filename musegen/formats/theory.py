@@ -8,6 +8,7 @@ major tonic of its signature (A minor: 3 fifths above C).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from musegen.errors import UsageError
@@ -165,3 +166,164 @@ def spell(pitch: int, fifths: int, mode: str = "major") -> tuple[str, int, int]:
     letter, alter = FIFTHS_ORDER[(pos + 1) % 7], (pos + 1) // 7
     octave = (pitch - NATURAL[letter] - alter) // 12 - 1
     return letter, alter, octave
+
+
+def abc_meter(text: str) -> tuple[int, int] | None:
+    """An ABC ``M:`` value as abc2midi reads it: ``(num, den)``, or None when unreadable.
+
+    ``none`` (and an empty value) is read as 4/4, ``C`` as 4/4, ``C|`` as 2/2; the
+    numerators of an additive meter are summed (``2+3/8`` is 5/8); a ``%``
+    comment is ignored.
+
+    Examples
+    --------
+    >>> abc_meter("6/8"), abc_meter("C|"), abc_meter("(2+2+3)/8"), abc_meter("x")
+    ((6, 8), (2, 2), (7, 8), None)
+    """
+    s = text.split("%", 1)[0].strip()
+    if not s or s.lower().startswith("none"):
+        return (4, 4)
+    if s[0] in "Cc":
+        return (2, 2) if s[1:2] == "|" else (4, 4)
+    m = re.match(r"^\(?(\d+(?:\s*\+\s*\d+)*)\)?\s*/\s*(\d+)", s)
+    if not m:
+        return None
+    num = sum(int(x) for x in m.group(1).split("+"))
+    den = int(m.group(2))
+    if num <= 0 or den <= 0:
+        return None
+    return num, den
+
+
+# -- ABC key fields ---------------------------------------------------------------------------------
+
+#: clef names whose word in a ``K:`` field is a clef, not a key
+ABC_CLEFS = ("treble", "bass", "alto", "tenor", "baritone", "mezzo", "soprano")
+
+
+@dataclass(frozen=True)
+class KeyField:
+    """An ABC ``K:`` field value as abc2midi reads it (see :func:`read_key_field`).
+
+    Attributes
+    ----------
+    fifths
+        The key signature, -7..7 (``HP`` is 2, ``none`` 0); None when no key is named.
+    tonic
+        The tonic as written, upper case (``"F#"``, ``"Bb"``; ``""`` without one).
+    mode
+        The mode, a key of :data:`MODES` (``"major"`` when none is named).
+    accidentals
+        The explicit accidentals (``K:D =c ^g``): letter ``"C"``..``"B"`` -> alteration.
+    explicit
+        ``exp`` was written: the explicit accidentals make the whole signature.
+    clef_octave
+        The octave shift of an octave clef (``treble-8`` is -1), None without one.
+    octave, transpose
+        The ``octave=`` and ``transpose=`` values, None when absent.
+    """
+
+    fifths: int | None = None
+    tonic: str = ""
+    mode: str = "major"
+    accidentals: dict[str, int] = field(default_factory=dict)
+    explicit: bool = False
+    clef_octave: int | None = None
+    octave: int | None = None
+    transpose: int | None = None
+
+
+def clef_octave(name: str, current: int | None = None) -> int | None:
+    """The octave shift of a clef name (``treble+8`` 1, ``treble-8`` and ``tenor-8`` -1, ``treble`` 0).
+
+    Other clefs keep ``current`` (abc2midi only follows those).
+    """
+    low = name.lower()
+    if low.startswith("treble+8"):
+        return 1
+    if low.startswith(("treble-8", "tenor-8")):
+        return -1
+    if low.startswith("treble"):
+        return 0
+    return current
+
+
+def _key_word(s: str, i: int) -> tuple[str, int]:
+    """abc2midi's ``readword``: a K: word ends at a space, an ``=`` or a second ``^``/``_``."""
+    j = i
+    while j < len(s) and s[j] not in " \t":
+        if (j > i and s[j] == "=") or (j > i + 1 and s[j] in "^_"):
+            break
+        j += 1
+    return s[i:j], j
+
+
+def _skip_blanks(s: str, i: int) -> int:
+    while i < len(s) and s[i] in " \t":
+        i += 1
+    return i
+
+
+def read_key_field(text: str) -> KeyField:
+    """Read an ABC ``K:`` value word by word, as abc2midi does.
+
+    A word starting with ``A``-``G`` (or ``a``-``g`` before any key or
+    accidental) is a key: tonic, ``#`` or ``b``, then a mode word, joined or
+    as the next word (its first three letters decide, ``m`` is minor);
+    signatures beyond 7 wrap round by 12 (``Fb`` is E major).  ``^f``, ``=c``,
+    ``__b`` are explicit accidentals, ``exp`` makes them the whole signature,
+    ``HP`` is 2 sharps and ``none`` none; clefs, ``clef=``, ``octave=`` and
+    ``transpose=`` are read, other words ignored, a ``%`` comment too.
+
+    Examples
+    --------
+    >>> k = read_key_field("Bb mix ^c")
+    >>> k.fifths, k.tonic, k.mode, k.accidentals
+    (-3, 'Bb', 'mixolydian', {'C': 1})
+    """
+    s = text.split("%", 1)[0]
+    i = 0
+    fifths: int | None = None
+    tonic, mode = "", "major"
+    explicit = False
+    mods: dict[str, int] = {}
+    found: dict[str, int | None] = {"clef": None, "octave": None, "transpose": None}
+    while True:
+        i = _skip_blanks(s, i)
+        if i >= len(s):
+            break
+        word, i = _key_word(s, i)
+        low = word.lower()
+        if low in ("clef", "transpose", "octave", "middle"):  # name = value
+            i = _skip_blanks(s, i)
+            value = ""
+            if i < len(s) and s[i] == "=":
+                value, i = _key_word(s, _skip_blanks(s, i + 1))
+            if low == "clef":
+                found["clef"] = clef_octave(value, found["clef"])
+            elif low in ("transpose", "octave"):
+                m = re.match(r"-?\s*\d+", value)
+                if m:
+                    found[low] = int(m.group(0).replace(" ", ""))
+        elif low.startswith(ABC_CLEFS):
+            found["clef"] = clef_octave(word, found["clef"])
+        elif low in ("hp", "none"):
+            fifths, tonic, mode = (2 if low == "hp" else 0), "", "major"
+        elif low == "exp":
+            explicit = True
+        elif word[0] in "ABCDEFG" or (fifths is None and word[0] in "abcdefg" and not mods):
+            j = 2 if word[1:2] in ("#", "b") else 1
+            tonic = word[:j].upper() if j == 1 else word[0].upper() + word[1]
+            mode_word = word[j:]
+            if not mode_word:  # the mode may be the next word
+                nxt, after = _key_word(s, _skip_blanks(s, i))
+                if abc_mode(nxt) is not None:
+                    mode_word, i = nxt, after
+            mode = abc_mode(mode_word) or "major"
+            k = FIFTHS[tonic[0]] + 7 * NAME_ACCIDENTAL[tonic[1:]] - MODES[mode]
+            fifths = k - 12 if k > 7 else k + 12 if k < -7 else k
+        elif word[0] in "^_=":
+            m = re.fullmatch(r"(\^\^|__|\^|_|=)([A-Ga-g])", word)
+            if m:
+                mods[m.group(2).upper()] = NOTE_ACCIDENTAL[m.group(1)]
+    return KeyField(fifths, tonic, mode, mods, explicit, found["clef"], found["octave"], found["transpose"])

@@ -32,6 +32,7 @@ import numpy as np
 
 from musegen.config import Settings
 from musegen.errors import MusegenError
+from musegen.paths import corpus_path
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ class Representation(ABC):
 
     @classmethod
     def resolve_corpus(cls, corpus: str | os.PathLike) -> Path:
-        """The file or folder a corpus name stands for (e.g. a bundled corpus written to a cache)."""
-        path = Path(corpus)
+        """The file or folder a corpus argument stands for: a path, or a shipped corpus's name (``jigs``)."""
+        path = corpus_path(corpus)
         if not path.exists():
             raise MusegenError(f"{corpus}: no such file or folder")
         return path

@@ -12,6 +12,7 @@ import unicodedata
 from pathlib import Path
 
 from musegen.errors import MusegenError
+from musegen.formats import folder_files, input_file
 
 ABC_SUFFIXES = (".abc",)
 _X_LINE = re.compile(r"^X:", re.MULTILINE)
@@ -34,9 +35,7 @@ def decode_text(data: bytes, *, source: str = "input") -> str:
 
 def read_abc_text(path: str | os.PathLike) -> str:
     """Read one ABC file as text (UTF-8 or Latin-1)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MusegenError(f"{path}: no such file")
+    path = input_file(path)
     return decode_text(path.read_bytes(), source=str(path))
 
 
@@ -127,10 +126,14 @@ def unique_stem(stem: str, taken: set[str]) -> str:
 
 
 def abc_files(path: str | os.PathLike) -> list[Path]:
-    """The ABC files at ``path``: the file itself, or every ``*.abc`` in a folder."""
+    """The ABC files at ``path``: the file itself, or every ``*.abc`` in a folder.
+
+    A folder is searched recursively, leaving out hidden files and folders
+    and the ``*.part`` temporaries of an unfinished write.
+    """
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in ABC_SUFFIXES and p.is_file())
+        files = folder_files(path, ABC_SUFFIXES)
         if not files:
             raise MusegenError(f"{path}: no .abc files in this folder")
         return files

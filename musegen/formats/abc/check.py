@@ -45,7 +45,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from musegen.errors import MusegenError
-from musegen.formats.abc.lexer import ANNOTATION_MARKS, Lexer, field_line, length_value
+from musegen.formats.abc.lexer import ANNOTATION_MARKS, Lexer, Token, field_line, length_value
 
 # a chord symbol: root (or bass note alone), type, optional /bass, optional brackets
 _CHORD_NAME = re.compile(
@@ -100,6 +100,9 @@ _NAME_BEFORE_QUOTE = re.compile(r"(\(?[A-G][#b]?[A-Za-z0-9#+/()]*)(?=\")")
 _NOTE_LETTERS = set("abcdefgABCDEFG")
 _DECORATION_CHARS = set(".~HLMOPSTRuv")
 _MAX_PROBLEMS = 50
+_LOOSE_ENDING = re.compile(r"[,-]\d+(?:[,-]\d+)*")
+_LOOSE_ENDING_CLOSED = re.compile(_LOOSE_ENDING.pattern + r"\]?")
+_LOOSE_TUPLET = re.compile(r"(?:[,-]\d+)*(?::(?:\d+(?:[,-]\d+)*|[,-]\d+(?:[,-]\d+)*)?)*")
 
 
 @dataclass
@@ -189,36 +192,50 @@ def _repair_header(lines: list[str], repairs: list[str], problems: list[str], *,
 
 
 class _LineRepairer:
-    """Walk one music line as abc2midi reads it; drop or fix what does not belong."""
+    """Walk the tokens of one music line (:class:`~musegen.formats.abc.lexer.Lexer`); drop or fix what does not belong.
+
+    Each token kind has a handler (``_LINE_HANDLERS``) that writes the token,
+    a repaired form of it or nothing to :attr:`out`; a handler that reads on
+    differently (a chord name whose opening quote is missing, ``]|``) moves
+    the lexer's cursor.
+    """
 
     def __init__(self, line: str, lineno: int, state: dict):
         self.s = line
         self.lineno = lineno
         self.out: list[str] = []
         self.repairs: list[str] = []
-        self.i = 0
-        self.state = state  # open chord / grace carried between lines
+        self.lexer = Lexer(line)
+        self.state = state  # open chord / grace and the last note length, carried between lines
+
+    def run(self) -> str:
+        """The repaired line."""
+        for tok in self.lexer.tokens():
+            _LINE_HANDLERS[tok.kind](self, tok)
+        return "".join(self.out)
 
     # helpers
-    def peek(self, k: int = 0) -> str:
-        j = self.i + k
-        return self.s[j] if 0 <= j < len(self.s) else ""
+    def token_at(self, pos: int) -> Token | None:
+        """The token at ``pos`` (None at the end of the line)."""
+        return Lexer(self.s, pos).read() if pos < len(self.s) else None
 
-    def take(self, n: int = 1) -> str:
-        text = self.s[self.i : self.i + n]
-        self.out.append(text)
-        self.i += n
-        return text
-
-    def drop(self, n: int, why: str) -> None:
-        text = self.s[self.i : self.i + n]
-        self.i += n
+    def drop(self, text: str, why: str) -> None:
         self.repairs.append(f'line {self.lineno}: removed {why} "{text}"')
 
-    def take_length(self) -> None:
-        """A note length as abc2midi reads it: ``3``, ``3/2``, ``/``, ``//`` (not ``/2/2``)."""
-        j = _length_end(self.s, self.i)
-        text = self.s[self.i : j]
+    def drop_each(self, tok: Token, why: str) -> None:
+        """Drop a token a character at a time (one repair each)."""
+        for c in tok.text:
+            self.drop(c, why)
+
+    def take(self, tok: Token) -> None:
+        self.out.append(tok.text)
+
+    def skip_to(self, pos: int) -> None:
+        """Read on from ``pos`` (a token read otherwise than the lexer reads it)."""
+        self.lexer.pos = pos
+
+    def take_length(self, text: str) -> None:
+        """A note length as abc2midi reads it: ``3``, ``3/2``, ``/``, ``//``; a divisor becomes a power of two."""
         m = re.search(r"/(\d+)$", text)
         if m and int(m.group(1)) & (int(m.group(1)) - 1):
             # abc2midi only takes powers of two below the slash
@@ -230,99 +247,79 @@ class _LineRepairer:
             )
             text = new
         self.out.append(text)
-        self.i = j
 
-    def run(self) -> str:
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            handler = _LINE_HANDLERS.get(c)
-            if handler is None:
-                if c in _NOTE_LETTERS or c in "^_=" or c in _DECORATION_CHARS:
-                    self.note_token()
-                elif c.isdigit() or c == "/":
-                    self.drop(1, "a length with no note")
-                else:
-                    self.drop(1, "stray character")
-                continue
-            handler(self)
-        return "".join(self.out)
+    def take_length_noted(self, text: str) -> None:
+        """Take a note or rest length and remember it for a broken rhythm that follows."""
+        self.take_length(text)
+        self.state["last_len"] = length_value(text)
 
-    # tokens
-    def note_token(self) -> None:
-        start = self.i
-        j = self.i
-        while j < len(self.s) and self.s[j] in _DECORATION_CHARS:
-            j += 1
-        k = j
-        while k < len(self.s) and self.s[k] in "^_=":
-            k += 1
-        if k < len(self.s) and self.s[k] in _NOTE_LETTERS and k > start and self.quote_name_at(k):
-            # the "note" is a chord name missing its opening quote: the signs before it go
-            self.drop(k - start, "a decoration or accidental with no note")
+    # notes
+    def t_note(self, tok: Token) -> None:
+        """Decoration characters, accidentals and a note letter (or what is left of them)."""
+        start = tok.start
+        while tok is not None and tok.kind == "DECO_CHAR" and tok.text in _DECORATION_CHARS:
+            tok = self.token_at(tok.end)
+        decos = self.s[start : tok.start if tok is not None else len(self.s)]
+        if tok is not None and tok.kind == "NOTE":
+            at_letter = tok.start + len(tok.accidentals)
+            if at_letter > start and self.quote_name_at(at_letter):
+                # the "note" is a chord name missing its opening quote: the signs before it go
+                self.drop(self.s[start:at_letter], "a decoration or accidental with no note")
+                self.skip_to(at_letter)
+                return
+            self.out.append(decos)
+            self.out.append(self.accidentals(tok))
+            self.letter(tok, at_letter)
             return
-        if k < len(self.s) and (self.s[k] in _NOTE_LETTERS or (k == j and self.s[k] in "zx[")):
-            self.out.append(self.s[start:j])
-            self.i = j
-            if k > j:
-                j = self.accidentals(k)
-            self.out.append(self.s[j:k])
-            self.i = k
-            if self.s[k] in _NOTE_LETTERS:
-                self.letter()
+        if tok is not None and tok.kind != "ACCIDENTAL" and tok.text[0] in "zx[":
+            self.out.append(decos)  # a decorated rest or chord
+            self.skip_to(tok.start)
             return
-        # decorations / accidentals with no note: drop them and a number after them
-        end = k
-        while end < len(self.s) and (self.s[end].isdigit() or self.s[end] == "/"):
-            end += 1
-        self.drop(end - start, "a decoration or accidental with no note")
+        # decorations / accidentals with no note: drop them and a length after them
+        end = tok.end if tok is not None and tok.kind == "ACCIDENTAL" else start + len(decos)
+        while (after := self.token_at(end)) is not None and after.kind == "LENGTH":
+            end = after.end
+        self.drop(self.s[start:end], "a decoration or accidental with no note")
+        self.skip_to(end)
 
-    def accidentals(self, k: int) -> int:
-        """Where the accidentals abc2midi plays start in the signs from ``self.i`` to ``k``.
+    def accidentals(self, tok: Token) -> str:
+        """The accidentals of a note abc2midi plays.
 
         abc2midi reads ``^^``, ``^``, ``__``, ``_`` or ``=`` (and ``=^``, ``=_``);
         one followed by another sign is "Malformed note": it skips it and reads
         on, so ``^=c`` plays ``=c`` and ``^^^c`` plays ``^c``.  Drop what it skips.
         """
-        pos = self.i
-        while pos < k:
-            sign = self.s[pos : pos + 2] if self.s[pos : pos + 2] in ("^^", "__") else self.s[pos]
+        signs = tok.accidentals
+        pos = 0
+        while pos < len(signs):
+            sign = signs[pos : pos + 2] if signs[pos : pos + 2] in ("^^", "__") else signs[pos]
             after = pos + len(sign)
-            if after >= k or (sign == "=" and self.s[after] in "^_"):
+            if after >= len(signs) or (sign == "=" and signs[after] in "^_"):
                 break
             pos = after
-        if pos > self.i:
+        if pos:
             self.repairs.append(
-                f'line {self.lineno}: removed "{self.s[self.i : pos]}" before "{self.s[pos : k + 1]}" '
+                f'line {self.lineno}: removed "{signs[:pos]}" before "{signs[pos:]}{tok.letter}" '
                 "(abc2midi cannot read the accidentals together and plays the last)"
             )
-        self.i = pos
-        return pos
+        return signs[pos:]
 
-    def letter(self) -> None:
-        if self.missing_open_quote():
+    def letter(self, tok: Token, at_letter: int) -> None:
+        """The letter, octave marks and length of a note."""
+        if self.missing_open_quote(at_letter):
             return
-        c = self.s[self.i]
-        j = self.i + 1
-        while j < len(self.s) and self.s[j] in ",'":
-            j += 1
-        marks = self.s[self.i + 1 : j]
-        octave = (1 if c.islower() else 0) + marks.count("'") - marks.count(",")
+        c, marks = tok.letter, tok.marks
         if (c.islower() and "," in marks) or (c.isupper() and "'" in marks):
             # abc2midi reports "Bad pitch specifier": write the same pitch plainly
+            octave = tok.octave
             letter = c.lower() if octave >= 1 else c.upper()
             new = letter + ("'" * (octave - 1) if octave >= 1 else "," * (-octave))
             self.repairs.append(f'line {self.lineno}: rewrote "{c}{marks}" as "{new}"')
             self.out.append(new)
         else:
             self.out.append(c + marks)
-        self.i = j
-        self.take_length_noted()
-
-    def take_length_noted(self) -> None:
-        """Take a note or rest length and remember it for a broken rhythm that follows."""
-        start = self.i
-        self.take_length()
-        self.state["last_len"] = length_value(self.s[start : self.i])
+        self.take_length_noted(tok.length)
+        self.skip_to(tok.end)
 
     def quote_name_at(self, i: int) -> str:
         """The chord name at ``i`` if it is one whose opening quote is missing."""
@@ -335,56 +332,31 @@ class _LineRepairer:
             return ""
         return m.group(1)
 
-    def missing_open_quote(self) -> bool:
+    def missing_open_quote(self, i: int) -> bool:
         """``F#7"B2c``: a chord name whose opening quote is missing (the quote after
         it would open a broken symbol).  Write ``"F#7"`` and go on after it."""
-        name = self.quote_name_at(self.i)
+        name = self.quote_name_at(i)
         if not name:
             return False
-        q = self.i + len(name)
         self.out.append('"' + name + '"')
         self.repairs.append(f'line {self.lineno}: added the opening quote of chord symbol "{name}"')
-        self.i = q + 1
+        self.skip_to(i + len(name) + 1)
         return True
 
-    def t_space(self) -> None:
-        self.take()
+    def t_rest(self, tok: Token) -> None:
+        self.out.append(tok.letter)
+        self.take_length_noted(tok.length)
 
-    def t_rest(self) -> None:
-        self.take()
-        self.take_length_noted()
+    def t_bar_rest(self, tok: Token) -> None:
+        self.out.append(tok.letter)
+        self.take_length(tok.length)
 
-    def t_bar_rest(self) -> None:
-        self.take()
-        self.take_length()
-
-    def t_bar(self) -> None:
+    # bar lines, chords, grace notes
+    def t_bar(self, tok: Token) -> None:
         self.close_open(f"before the bar line at line {self.lineno}")
-        self.take()
-        if self.peek() in (":", "|", "]"):
-            self.take()
-        else:
-            self.take_ending()
-
-    def take_ending(self) -> None:
-        j = self.i
-        while j < len(self.s) and (
-            self.s[j].isdigit() or (self.s[j] in ",-" and j + 1 < len(self.s) and self.s[j + 1].isdigit())
-        ):
-            j += 1
-        self.out.append(self.s[self.i : j])
-        self.i = j
-
-    def t_colon(self) -> None:
-        self.close_open(f"before the bar line at line {self.lineno}")
-        self.take()
-        if self.peek() == ":":
-            self.take()
-        elif self.peek() == "|":
-            self.take()
-            self.take_ending()
-            if self.peek() == "]":
-                self.take()
+        self.take(tok)
+        if tok.text in ("|", ":|"):
+            self.loose_tail(tok.end, _LOOSE_ENDING if tok.text == "|" else _LOOSE_ENDING_CLOSED)
 
     def close_open(self, where: str) -> None:
         """An unclosed [ or { must not run past a bar line: drop its opening."""
@@ -401,203 +373,193 @@ class _LineRepairer:
             self.repairs.append(f"line {pos[0]}: removed an unclosed {sign} {where}")
             self.state[kind] = None
 
-    def t_open_bracket(self) -> None:
-        nxt = self.peek(1)
-        if nxt == "|":
-            self.close_open(f"before the bar line at line {self.lineno}")
-            self.take(2)
-            if self.peek() == ":":
-                self.take()
+    def t_field(self, tok: Token) -> None:
+        if tok.closed:
+            self.take(tok)
             return
-        if nxt.isdigit():
-            self.take()
-            self.take_ending()
-            return
-        if nxt.isalpha() and self.peek(2) == ":":
-            end = self.s.find("]", self.i)
-            if end < 0:
-                self.repairs.append(f"line {self.lineno}: closed an unclosed inline field [{nxt}:")
-                self.out.append(self.s[self.i :] + "]")
-                self.i = len(self.s)
-            else:
-                self.take(end + 1 - self.i)
+        self.repairs.append(f"line {self.lineno}: closed an unclosed inline field [{tok.letter}:")
+        self.out.append(tok.text + "]")
+
+    def t_chord_open(self, tok: Token) -> None:
+        letter = self.s[tok.end : tok.end + 1]
+        if letter.isalpha() and self.s[tok.end + 1 : tok.end + 2] == ":":
+            # a non-ASCII letter (``[é:``): the checker has always kept it as an inline field
+            end = self.s.find("]", tok.start)
+            end = end + 1 if end >= 0 else len(self.s)
+            self.t_field(Token("FIELD", tok.start, end, self.s[tok.start : end], letter=letter, closed=end > 0))
+            self.skip_to(end)
             return
         if self.state.get("chord") is not None:
-            self.drop(1, "a [ inside a chord")
+            self.drop(tok.text, "a [ inside a chord")
             return
         self.state["chord"] = (self.lineno, len(self.out))
-        self.take()
+        self.take(tok)
 
-    def t_close_bracket(self) -> None:
+    def t_chord_close(self, tok: Token) -> None:
         if self.state.get("chord") is None:
-            if self.peek(1) == "|":
-                self.take(2)  # ]| bar line
+            if self.s[tok.start + 1 : tok.start + 2] == "|":
+                self.out.append("]|")  # ]| bar line
+                self.skip_to(tok.start + 2)
                 return
-            self.drop(1, "a ] with no [")
+            self.drop("]", "a ] with no [")
+            self.skip_to(tok.start + 1)
             return
         self.state["chord"] = None
-        self.take()
-        self.take_length()
+        self.out.append("]")
+        self.take_length(tok.length)
         self.state["last_len"] = "chord"
 
-    def t_grace_open(self) -> None:
+    def t_grace_open(self, tok: Token) -> None:
         if self.state.get("grace") is not None or self.state.get("chord") is not None:
-            self.drop(1, "a misplaced {")
+            self.drop(tok.text, "a misplaced {")
             return
         self.state["grace"] = (self.lineno, len(self.out))
-        self.take()
+        self.take(tok)
 
-    def t_grace_close(self) -> None:
+    def t_grace_close(self, tok: Token) -> None:
         if self.state.get("grace") is None:
-            self.drop(1, "a } with no {")
+            self.drop(tok.text, "a } with no {")
             return
         self.state["grace"] = None
-        self.take()
+        self.take(tok)
 
-    def t_paren(self) -> None:
-        m = re.match(r"\((\d+)(?::\d*){0,2}", self.s[self.i :])
-        if m and not 2 <= int(m.group(1)) <= 9 and ":" not in m.group(0):
-            self.drop(len(m.group(0)), "a tuplet abc2midi cannot play")
+    def t_tuplet(self, tok: Token) -> None:
+        if not 2 <= tok.tuplet[0] <= 9 and ":" not in tok.text:
+            self.drop(tok.text, "a tuplet abc2midi cannot play")
             return
-        self.take()
-        if self.peek().isdigit():
-            self.take_ending()
-            while self.peek() == ":":
-                self.take()
-                self.take_ending()
+        self.take(tok)
+        self.loose_tail(tok.end, _LOOSE_TUPLET)
 
-    def t_close_paren(self) -> None:
-        self.take()
+    def loose_tail(self, pos, pattern):
+        m = pattern.match(self.s, pos)
+        if m and m.end() > pos:
+            self.out.append(m.group(0))
+            self.skip_to(m.end())
 
-    def t_broken(self) -> None:
-        c = self.peek()
-        n = 0
-        while self.peek(n) == c:
-            n += 1
-        if n > 3:
-            self.drop(n, "too many broken-rhythm signs")
+    def t_broken(self, tok: Token) -> None:
+        if len(tok.text) > 3:
+            self.drop(tok.text, "too many broken-rhythm signs")
             return
         prev = self.state.get("last_len")
-        nxt = _next_length(self.s, self.i + n)
+        nxt = self.next_length(tok.end)
         if prev != "chord" and nxt != "chord" and (prev is None or nxt is None or prev != nxt):
             # abc2midi: "Cannot apply broken rhythm" between notes of unequal length
-            self.drop(n, "a broken rhythm between notes of unequal length (or with no note)")
+            self.drop(tok.text, "a broken rhythm between notes of unequal length (or with no note)")
             return
-        self.take(n)
+        self.take(tok)
 
-    def t_tie(self) -> None:
-        self.take()  # ties are checked over the whole tune afterwards
+    def next_length(self, pos: int):
+        """Length of the note or rest from ``pos`` on (after spaces), "chord" for a chord or grace, else None."""
+        tok = self.token_at(pos)
+        if tok is not None and tok.kind == "SPACE":
+            tok = self.token_at(tok.end)
+        if tok is not None and tok.text[0] in "[{":
+            return "chord"
+        while tok is not None and (
+            tok.kind == "ACCIDENTAL" or (tok.kind == "DECO_CHAR" and tok.text in _DECORATION_CHARS)
+        ):
+            tok = self.token_at(tok.end)
+        if tok is not None and (tok.kind == "NOTE" or (tok.kind == "REST" and tok.letter in "zx")):
+            return length_value(tok.length)
+        return None
 
-    def t_backslash(self) -> None:
-        if self.s[self.i + 1 :].strip():
-            self.drop(1, "a backslash in the middle of a line")
+    # other signs
+    def t_backslash(self, tok: Token) -> None:
+        if self.s[tok.end :].strip():
+            self.drop(tok.text, "a backslash in the middle of a line")
         else:
-            self.take()
+            self.take(tok)
 
-    def t_star(self) -> None:
-        if self.s[self.i :].strip("* \t"):
-            self.drop(1, "a stray character")
+    def t_stars(self, tok: Token) -> None:
+        if self.s[tok.start :].strip("* \t"):
+            self.drop_each(tok, "a stray character")
         else:
-            self.take()
+            self.take(tok)
 
-    def t_bang(self) -> None:
-        c = self.peek()
-        end = self.s.find(c, self.i + 1)
-        if end < 0 or not self.s[self.i + 1 : end].strip() or " " in self.s[self.i + 1 : end].strip():
-            if c == "!" and end < 0 and not self.s[self.i + 1 :].strip():
-                self.take()  # an old-style line break at the end of a line
-                return
-            self.drop(1, f"an unclosed {c}")
-            return
-        self.take(end + 1 - self.i)
+    def t_bang(self, tok: Token) -> None:
+        """``!name!`` or ``+name+``; a sign that opens none is dropped."""
+        if tok.closed and tok.value.strip() and " " not in tok.value.strip():
+            self.take(tok)
+        elif not tok.closed and tok.text == "!" and not self.s[tok.end :].strip():
+            self.take(tok)  # an old-style line break at the end of a line
+        else:
+            self.drop(tok.text[0], f"an unclosed {tok.text[0]}")
+            self.skip_to(tok.start + 1)
 
-    def t_overlay(self) -> None:
-        self.take()
+    def t_deco_char(self, tok: Token) -> None:
+        if tok.text in _DECORATION_CHARS:
+            self.t_note(tok)
+        else:
+            self.drop(tok.text, "stray character")
 
-    def t_spacer(self) -> None:
-        self.take()
-        self.take_length()
+    def t_stray(self, tok: Token) -> None:
+        if tok.text in "`$":
+            self.take(tok)
+        elif tok.text == "%":  # a comment after a backslash
+            self.out.append(self.s[tok.start :])
+            self.skip_to(len(self.s))
+        else:
+            self.drop(tok.text, "stray character")
 
-    def t_comment(self) -> None:
-        self.out.append(self.s[self.i :])
-        self.i = len(self.s)
+    def t_length(self, tok: Token) -> None:
+        self.drop_each(tok, "a length with no note")
 
-    def t_quote(self) -> None:
+    def t_quote(self, tok: Token) -> None:
         """A chord symbol or annotation; fix it when it is unclosed or garbled."""
-        end = self.s.find('"', self.i + 1)
-        content = self.s[self.i + 1 : end] if end >= 0 else self.s[self.i + 1 :]
-        if end >= 0 and _good_symbol(content):
-            self.take(end + 1 - self.i)
+        content = tok.value if tok.closed else self.s[tok.start + 1 :]
+        if tok.closed and _good_symbol(content):
+            self.take(tok)
             return
-        if end >= 0 and not content.strip():
+        if tok.closed and not content.strip():
             # "" or " " (the Nottingham "no chord"): abc2midi reports an error for it
-            self.drop(end + 1 - self.i, "an empty chord symbol")
+            self.drop(tok.text, "an empty chord symbol")
             return
-        if end >= 0 and _wordy(content):
+        if tok.closed and _wordy(content):
             self.out.append('"^' + content + '"')
             self.repairs.append(f'line {self.lineno}: turned "{content}" into an annotation "^{content}"')
-            self.i = end + 1
             return
         # a broken quote: close it after the chord name it starts with, or drop it
         name = _chord_prefix(content)
         if name:
             self.out.append('"' + name + '"')
             self.repairs.append(f'line {self.lineno}: closed an unclosed chord symbol "{name}"')
-            self.i += 1 + len(name)
+            self.skip_to(tok.start + 1 + len(name))
             return
-        self.drop(1, "an unmatched quote")
+        self.drop('"', "an unmatched quote")
+        self.skip_to(tok.start + 1)
 
 
 _LINE_HANDLERS = {
-    " ": _LineRepairer.t_space,
-    "\t": _LineRepairer.t_space,
-    "`": _LineRepairer.t_space,
-    "$": _LineRepairer.t_space,
-    "z": _LineRepairer.t_rest,
-    "x": _LineRepairer.t_rest,
-    "Z": _LineRepairer.t_bar_rest,
-    "X": _LineRepairer.t_bar_rest,
-    "y": _LineRepairer.t_spacer,
-    "|": _LineRepairer.t_bar,
-    ":": _LineRepairer.t_colon,
-    "[": _LineRepairer.t_open_bracket,
-    "]": _LineRepairer.t_close_bracket,
-    "{": _LineRepairer.t_grace_open,
-    "}": _LineRepairer.t_grace_close,
-    "(": _LineRepairer.t_paren,
-    ")": _LineRepairer.t_close_paren,
-    "<": _LineRepairer.t_broken,
-    ">": _LineRepairer.t_broken,
-    "-": _LineRepairer.t_tie,
-    "\\": _LineRepairer.t_backslash,
-    "*": _LineRepairer.t_star,
-    "!": _LineRepairer.t_bang,
-    "+": _LineRepairer.t_bang,
-    "&": _LineRepairer.t_overlay,
-    "%": _LineRepairer.t_comment,
-    '"': _LineRepairer.t_quote,
+    "SPACE": _LineRepairer.take,
+    "COMMENT": _LineRepairer.take,
+    "GCHORD": _LineRepairer.t_quote,
+    "QUOTE": _LineRepairer.t_quote,
+    "DECORATION": _LineRepairer.t_bang,
+    "BANG": _LineRepairer.t_bang,
+    "FIELD": _LineRepairer.t_field,
+    "BAR": _LineRepairer.t_bar,
+    "ENDING": _LineRepairer.take,
+    "CHORD_OPEN": _LineRepairer.t_chord_open,
+    "CHORD_CLOSE": _LineRepairer.t_chord_close,
+    "GRACE_OPEN": _LineRepairer.t_grace_open,
+    "GRACE_CLOSE": _LineRepairer.t_grace_close,
+    "TUPLET": _LineRepairer.t_tuplet,
+    "SLUR_OPEN": _LineRepairer.take,
+    "SLUR_CLOSE": _LineRepairer.take,
+    "BROKEN": _LineRepairer.t_broken,
+    "TIE": _LineRepairer.take,  # ties are checked over the whole tune afterwards
+    "NOTE": _LineRepairer.t_note,
+    "ACCIDENTAL": _LineRepairer.t_note,
+    "DECO_CHAR": _LineRepairer.t_deco_char,
+    "REST": _LineRepairer.t_rest,
+    "SPACER": _LineRepairer.t_bar_rest,
+    "MEASURE_REST": _LineRepairer.t_bar_rest,
+    "LENGTH": _LineRepairer.t_length,
+    "BACKSLASH": _LineRepairer.t_backslash,
+    "STARS": _LineRepairer.t_stars,
+    "OVERLAY": _LineRepairer.take,
+    "STRAY": _LineRepairer.t_stray,
 }
-
-
-def _length_end(s: str, i: int) -> int:
-    """Where the note length starting at ``i`` ends."""
-    return Lexer(s).length_end(i)
-
-
-def _next_length(s: str, i: int):
-    """Length of the note or rest starting at ``i`` (after spaces), "chord" for a chord or grace, else None."""
-    while i < len(s) and s[i] in " \t":
-        i += 1
-    if i < len(s) and s[i] in "[{":
-        return "chord"
-    while i < len(s) and (s[i] in _DECORATION_CHARS or s[i] in "^_="):
-        i += 1
-    if i < len(s) and (s[i] in _NOTE_LETTERS or s[i] in "zx"):
-        i += 1
-        while i < len(s) and s[i] in ",'":
-            i += 1
-        return length_value(s[i : _length_end(s, i)])
-    return None
 
 
 def _chord_prefix(text: str) -> str:

@@ -45,6 +45,7 @@ from musegen.formats.abc.lexer import (
     read_length,
 )
 from musegen.formats.midi import Note, Song
+from musegen.formats.theory import LETTERS, NATURAL, abc_meter, clef_octave, read_key_field, signature
 
 # ---------------------------------------------------------------------------
 # constants
@@ -56,22 +57,8 @@ CHORD_PROGRAM = 24  # nylon guitar for the accompaniment
 DEFAULT_QPM = 120.0  # abc2midi's default tempo, quarter notes per minute
 MIDDLE_C = 60
 
-_SCALE = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-_LETTERS = "cdefgab"
-_SHARP_ORDER = "fcgdaeb"
-_KEY_SF = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}
-_MODES = (  # (prefix, shift in fifths), matched on the first three letters
-    ("maj", 0),
-    ("min", -3),
-    ("m", -3),
-    ("aeo", -3),
-    ("loc", -5),
-    ("ion", 0),
-    ("dor", -2),
-    ("phr", -4),
-    ("lyd", 1),
-    ("mix", -1),
-)
+_SCALE = {letter.lower(): semitones for letter, semitones in NATURAL.items()}
+_LETTERS = LETTERS.lower()
 _DECORATION_NAMES = {".": "staccato", "R": "roll", "H": "fermata", "~": "ornament", "T": "trill", "'": "breath"}
 _INSTRUCTIONS = {"fermata": "fermata", "trill": "trill", "breath": "breath"}
 
@@ -190,34 +177,8 @@ class _Key:
     found: bool = False
 
 
-def _key_map(sf: int) -> dict[str, int]:
-    acc = dict.fromkeys(_LETTERS, 0)
-    if sf > 0:
-        for letter in _SHARP_ORDER[:sf]:
-            acc[letter] = 1
-    elif sf < 0:
-        for letter in _SHARP_ORDER[::-1][:-sf]:
-            acc[letter] = -1
-    return acc
-
-
-def _read_word(s: str, i: int) -> tuple[str, int]:
-    """abc2midi's ``readword``: a K: token ends at space, ``=`` or a second ``^``/``_``."""
-    j = i
-    out = []
-    while j < len(s) and s[j] not in " \t":
-        c = s[j]
-        if out and c == "=":
-            break
-        if len(out) > 1 and c in "^_":
-            break
-        out.append(c)
-        j += 1
-    return "".join(out), j
-
-
 def parse_key(text: str, base: _Key | None = None, *, header: bool = False) -> _Key:
-    """Parse the value of a ``K:`` field as abc2midi does.
+    """Parse the value of a ``K:`` field as abc2midi does (read by :func:`~musegen.formats.theory.read_key_field`).
 
     Parameters
     ----------
@@ -234,91 +195,9 @@ def parse_key(text: str, base: _Key | None = None, *, header: bool = False) -> _
     _Key
         ``found`` is False when no key signature was given.
     """
-    s = text.split("%", 1)[0]
-    i = 0
-    sf: int | None = None
-    explicit = False
-    mods: dict[str, int] = {}
-    octave: int | None = None
-    clef_octave: int | None = None
-    transpose: int | None = None
-    while i < len(s):
-        while i < len(s) and s[i] in " \t":
-            i += 1
-        if i >= len(s):
-            break
-        word, i = _read_word(s, i)
-        low = word.lower()
-        if low in ("clef", "transpose", "octave", "middle") or ("=" in word and word[0] not in "^_="):
-            # name = value
-            name = low.split("=")[0]
-            while i < len(s) and s[i] in " \t":
-                i += 1
-            value = ""
-            if i < len(s) and s[i] == "=":
-                i += 1
-                while i < len(s) and s[i] in " \t":
-                    i += 1
-                value, i = _read_word(s, i)
-            if name == "clef":
-                clef_octave = _clef_octave(value, clef_octave)
-            elif name in ("transpose", "octave"):
-                m = re.match(r"-?\s*\d+", value)
-                if m:
-                    n = int(m.group(0).replace(" ", ""))
-                    if name == "transpose":
-                        transpose = n
-                    else:
-                        octave = n
-            continue
-        if low.startswith(("treble", "bass", "alto", "tenor", "baritone", "mezzo", "soprano")):
-            clef_octave = _clef_octave(word, clef_octave)
-            continue
-        if low == "hp":
-            sf = 2
-            continue
-        if low == "none":
-            sf = 0
-            continue
-        if low == "exp":
-            explicit = True
-            continue
-        if word[0] in "ABCDEFG" or (sf is None and word[0] in "abcdefg" and not mods):
-            letter = word[0].upper()
-            k = _KEY_SF[letter]
-            j = 1
-            if len(word) > 1 and word[1] == "#":
-                k += 7
-                j = 2
-            elif len(word) > 1 and word[1] == "b":
-                k -= 7
-                j = 2
-            mode = word[j:].lower()
-            if not mode:
-                # the mode may be the next word
-                k2 = i
-                while k2 < len(s) and s[k2] in " \t":
-                    k2 += 1
-                nxt, k3 = _read_word(s, k2)
-                shift = _mode_shift(nxt.lower())
-                if shift is not None:
-                    k += shift
-                    i = k3
-            else:
-                shift = _mode_shift(mode)
-                if shift is not None:
-                    k += shift
-            if k > 7:
-                k -= 12
-            if k < -7:
-                k += 12
-            sf = k
-            continue
-        if word[0] in "^_=":
-            m = re.match(r"^(\^\^|__|\^|_|=)([A-Ga-g])$", word)
-            if m:
-                mods[m.group(2).lower()] = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}[m.group(1)]
-            continue
+    read = read_key_field(text)
+    sf, explicit = read.fifths, read.explicit
+    mods = {letter.lower(): alter for letter, alter in read.accidentals.items()}
     key = _Key()
     prev = base or _Key()
     if sf is None and not mods:
@@ -327,55 +206,24 @@ def parse_key(text: str, base: _Key | None = None, *, header: bool = False) -> _
     else:
         if sf is None:
             explicit = True
-        key.accidentals = dict(prev.accidentals) if explicit else _key_map(sf or 0)
+        key.accidentals = dict(prev.accidentals) if explicit else _letters_map(signature(sf or 0))
         if explicit and base is None:
             key.accidentals = dict.fromkeys(_LETTERS, 0)
         key.accidentals.update(mods)
         key.found = sf is not None
     if header:
         # in the header octave= wins over a clef's octave; transpose= is global
-        key.octave = octave if octave is not None else (clef_octave or 0)
+        key.octave = read.octave if read.octave is not None else (read.clef_octave or 0)
     else:
         # in the body abc2midi only follows an octave clef (treble-8, treble+8)
-        key.octave = clef_octave if clef_octave else prev.octave
-    key.transpose = prev.transpose if transpose is None else transpose
+        key.octave = read.clef_octave if read.clef_octave else prev.octave
+    key.transpose = prev.transpose if read.transpose is None else read.transpose
     return key
 
 
-def _mode_shift(mode: str) -> int | None:
-    found = None
-    for prefix, shift in _MODES:
-        if mode[:3] == prefix[:3] and (len(prefix) > 1 or mode[:3] == "m"):
-            found = shift
-    return found
-
-
-def _clef_octave(name: str, current: int | None) -> int | None:
-    low = name.lower()
-    if low.startswith("treble+8"):
-        return 1
-    if low.startswith(("treble-8", "tenor-8")):
-        return -1
-    if low.startswith("treble"):
-        return 0
-    return current
-
-
-def parse_meter(text: str) -> tuple[int, int] | None:
-    """Parse an ``M:`` value (``6/8``, ``C``, ``C|``, ``2+3/8``, ``none``) into (num, den)."""
-    s = text.split("%", 1)[0].strip()
-    if not s or s.lower().startswith("none"):
-        return (4, 4)
-    if s[0] in "Cc":
-        return (2, 2) if s[1:2] == "|" else (4, 4)
-    m = re.match(r"^\(?(\d+(?:\s*\+\s*\d+)*)\)?\s*/\s*(\d+)", s)
-    if not m:
-        return None
-    num = sum(int(x) for x in m.group(1).split("+"))
-    den = int(m.group(2))
-    if num <= 0 or den <= 0:
-        return None
-    return num, den
+def _letters_map(by_letter: dict[str, int]) -> dict[str, int]:
+    """A per-letter map of :mod:`~musegen.formats.theory` (``"C"``..) keyed by the player's ``"c"``.."""
+    return {letter.lower(): value for letter, value in by_letter.items()}
 
 
 def parse_unit(text: str) -> int | None:
@@ -600,7 +448,7 @@ class _TuneParser:
 
     def _h_meter(self, value: str) -> None:
         self.meter_free = value.strip().lower().startswith("none")
-        m = parse_meter(value)
+        m = abc_meter(value)
         if m is None:
             self.report.append(f"header: unreadable meter M:{value.strip()} ignored")
             return
@@ -678,7 +526,7 @@ class _TuneParser:
         self.add(MARK, data="key")
 
     def _b_meter(self, value: str) -> None:
-        m = parse_meter(value)
+        m = abc_meter(value)
         if m is None:
             self.note(f"unreadable meter M:{value.strip()} ignored")
             return
@@ -735,7 +583,7 @@ class _TuneParser:
             if m:
                 self.key.octave = self.voice_octave = int(m.group(1))
             elif clef and clef.group(1).lower().startswith(("treble", "tenor-8")):
-                self.key.octave = self.voice_octave = _clef_octave(clef.group(1), 0) or 0
+                self.key.octave = self.voice_octave = clef_octave(clef.group(1), 0) or 0
         if skip and number not in self.voices_reported:
             self.voices_reported.add(number)
             self.report.append(f"voice {ident} skipped (only the first voice is played)")

@@ -54,15 +54,15 @@ import numpy as np
 
 from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
-from musegen.metrics import SCALES
-from musegen.formats.melody import GRID, MODES, Event, Measure, Melody, melody_notes  # music21: lazily there
+from musegen.formats.melody import GRID, Event, Measure, Melody, melody_notes  # music21 is imported lazily there
+from musegen.formats.theory import MODES, fold, meter_length, parse_key, parse_meter
+from musegen.metrics import pitch_class_statistics
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 from musegen.representations.score.measure import MeasureCodec, MeasureVariant
 from musegen.representations.score.note import NoteVariant
 from musegen.representations.score.notes import (HOLD, HOLD_PITCH, PAD, REST, SLOT_PITCH, PrimedRows, ScorePrimer,
-                                                 Variant, bar_aligned_notes, fold, fold_pitch, grid_steps, has_notes,
-                                                 melody_slot_rows, meter_length, parse_key, parse_meter,
-                                                 slots_to_melody)
+                                                 Variant, bar_aligned_notes, fold_pitch, grid_steps, has_notes,
+                                                 melody_slot_rows, slots_to_melody)
 from musegen.representations.score.series import SeriesVariant
 
 # variant name -> how its network reads, samples and scores melodies; add an entry here (one module per variant)
@@ -628,17 +628,10 @@ class ScoreRepresentation(Representation):
 
 def pitch_statistics(melodies: list[Any]) -> dict[str, float]:
     """Pitch-class entropy (bits) and scale consistency of the notes (tied notes joined), as MusPy defines them."""
-    entropy, scale = [], []
-    for m in melodies:
-        pitches = np.array([p for _, _, p in melody_notes(m)], int)
-        if not len(pitches):
-            continue
-        counts = np.bincount(pitches % 12, minlength=12).astype(float)
-        prob = counts[counts > 0] / counts.sum()
-        entropy.append(float(-(prob * np.log2(prob)).sum()))
-        scale.append(float((SCALES[:, pitches % 12].sum(axis=1) / len(pitches)).max()))
-    return {"pitch_class_entropy": float(np.mean(entropy)) if entropy else math.nan,
-            "scale_consistency": float(np.mean(scale)) if scale else math.nan}
+    stats = [pitch_class_statistics([p for _, _, p in melody_notes(m)]) for m in melodies]
+    stats = [s for s in stats if not math.isnan(s["scale_consistency"])]  # melodies with no notes left out
+    return {key: float(np.mean([s[key] for s in stats])) if stats else math.nan
+            for key in ("pitch_class_entropy", "scale_consistency")}
 
 
 def measure_key(m) -> tuple:

@@ -32,9 +32,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from musegen.formats.melody import Measure, Melody
+from musegen.formats.theory import meter_length
 from musegen.representations.base import InputSpec, OutputSpec
 from musegen.representations.score.notes import (HOLD, PAD, REST, SLOT_PITCH, PrimedRows, Variant, grid_steps,
-                                                     log_softmax, melody_slot_rows, meter_length, nats,
+                                                     log_softmax, melody_slot_rows, nats,
                                                      slots_to_melody)
 
 CODEC_SHIFTS = 6  # the autoencoder sees each training measure moved by up to this many semitones either way

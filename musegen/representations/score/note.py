@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from musegen.formats.melody import GRID, Melody
+from musegen.formats.theory import meter_length
 from musegen.representations.score.notes import (PrimedRows, Variant, bar_aligned_notes, draw, grid_steps,
-                                                     meter_length, nats, notes_to_melody)
+                                                     nats, notes_to_melody)
 
 
 class NoteVariant(Variant):

@@ -11,54 +11,20 @@ class.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.errors import UsageError
-from musegen.formats.melody import ABC_MODES, GRID, MODES, Event, Measure, Melody  # music21 is imported lazily there
+from musegen.formats.melody import GRID, Event, Measure, Melody  # music21 is imported lazily there
+from musegen.formats.theory import meter_length
 from musegen.representations.base import InputSpec, OutputSpec
 
 PAD, HOLD, REST = 0, 1, 2  # measure slots: beyond the measure, the event before goes on, a rest starts
 SLOT_PITCH = 3  # slot classes from here on: a note of pitch lo, lo + 1, ... starts
 HOLD_PITCH = -1  # in a note list: the note (or rest) before goes on
-FIFTHS_ORDER = "FCGDAEB"
 
-
-# -- keys and meters ------------------------------------------------------------------------------------
-
-
-def fold(semitones: int) -> int:
-    return (int(semitones) + 6) % 12 - 6
-
-def parse_key(text: str) -> tuple[int, str]:
-    """``"G"``, ``"Em"``, ``"F# minor"``, ``"Ddor"``, ``"Bb mixolydian"`` -> ``(fifths, mode)``."""
-    names = {**{v: k for k, v in ABC_MODES.items() if v}, "min": "minor", "maj": "major", "aeo": "minor",
-             "ion": "major", "aeolian": "minor", "ionian": "major", **{m: m for m in MODES}}
-    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)\s*", text or "")
-    mode = names.get(m.group(3).lower() if m and m.group(3) else "major") if m else None
-    if m is None or mode is None:
-        raise UsageError(f"--key {text!r}: give a tonic and a mode, e.g. G, Em, F#m, 'D dorian', Amix")
-    tonic = FIFTHS_ORDER.index(m.group(1).upper()) - 1 + 7 * {"": 0, "#": 1, "b": -1}[m.group(2)]
-    fifths = tonic - MODES[mode]
-    if not -7 <= fifths <= 7:
-        raise UsageError(f"--key {text!r}: a key signature of {abs(fifths)} {'sharps' if fifths > 0 else 'flats'}; "
-                         "choose a key with at most 7")
-    return fifths, mode
-
-def parse_meter(text: str) -> tuple[int, int]:
-    """``"6/8"`` -> ``(6, 8)``."""
-    m = re.fullmatch(r"\s*(\d{1,2})\s*/\s*(\d{1,2})\s*", text or "")
-    if m is None or int(m.group(2)) not in (1, 2, 4, 8, 16, 32) or not 1 <= int(m.group(1)) <= 32:
-        raise UsageError(f"--meter {text!r}: give a time signature such as 6/8, 4/4 or 3/4")
-    return int(m.group(1)), int(m.group(2))
-
-def meter_length(meter: tuple[int, int]) -> Fraction:
-    """Quarter notes in a full measure of ``meter``."""
-    return Fraction(4 * meter[0], meter[1])
 
 def grid_steps(duration: Fraction) -> int:
     """A duration in grid steps (at least one)."""

@@ -1,0 +1,39 @@
+"""Budgets: the largest (and smallest) sizes musegen accepts from a file or an option.
+
+A few bytes of input can ask for gigabytes: a MIDI note of 2**28 ticks, a WAV
+header that says 1 Hz, a compressed ``.npz`` of zeros.  Readers compare the
+size an input asks for with these budgets *before* allocating anything and
+refuse with the figure in one line.  Each budget keeps one conversion well
+under 3 GB of memory and a minute of work.  This module imports nothing.
+"""
+
+from __future__ import annotations
+
+# piano-roll columns (time steps): a roll is two 128 x T matrices, and turning it into notes, MIDI or a
+# picture takes a few more of them (about 1 GB at this size), 70 hours of music at 4 steps a beat
+MAX_ROLL_STEPS = 1_000_000
+
+# mono samples of audio in memory (after resampling, or rendered by the synthesizer): the synth and the
+# frame transform need about 28 bytes a sample (under 2 GB at this size); 25 minutes at 44.1 kHz, 70 at 16 kHz
+MAX_AUDIO_SAMPLES = 64 * 2**20
+
+# sample rates (Hz) of an audio file read: below 1 kHz a file holds no music worth resampling (1 Hz asks for
+# 16,000 output samples per input sample); 768 kHz is the fastest rate of studio converters
+MIN_FILE_RATE = 1000
+MAX_FILE_RATE = 768_000
+
+# sample rates (Hz) musegen writes or computes at (--sample-rate): telephone quality to studio masters
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192_000
+
+# tempos (quarter notes a minute) a song or a roll may hold: the slowest and fastest a MIDI set_tempo
+# message can store (16,777,215 and 1 microseconds a beat), so every tempo read can be written back
+MIN_BPM = 60e6 / 0xFFFFFF
+MAX_BPM = 60e6
+
+# seconds of one audio frame (--frame-seconds): one FFT; a minute is already far longer than any model uses
+MAX_FRAME_SECONDS = 60.0
+
+# measures of one melody (MIDI -> MusicXML, sheet music): music21 takes about a second per 200 measures;
+# a long symphonic movement has under 1,000
+MAX_MEASURES = 10_000
