@@ -18,6 +18,11 @@ CELLS = ("lstm", "gru")
 
 
 MAX_SEED = 2**31 - 1
+MAX_TEMPERATURE = 100.0  # softmax and noise temperatures above this are noise, and overflow the audio
+MAX_WEIGHTS = 400_000_000  # recurrent weights a network may have (1.6 GB of float32): more is a typo
+MAX_SIZES = {"layers": 64, "units": 16384, "embedding": 16384, "seq_len": 100_000, "batch_size": 65_536,
+             "epochs": 100_000, "patience": 100_000}
+MAX_SHIFT = 24  # semitones a --transpose shift may move the music (two octaves)
 
 
 def _positive(name: str, value: float) -> None:
@@ -72,7 +77,17 @@ class TrainConfig:
             raise UsageError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
         if self.patience < 0:
             raise UsageError(f"--patience must be 0 or positive, got {self.patience}")
+        for name, most in MAX_SIZES.items():
+            if getattr(self, name) > most:
+                raise UsageError(f"--{name.replace('_', '-')} must be at most {most:,}, got {getattr(self, name):,}")
+        weights = 4 * self.units * (self.units + max(self.embedding, self.units)) * self.layers
+        if weights > MAX_WEIGHTS:
+            raise UsageError(f"--units {self.units} with --layers {self.layers} makes about {weights:,} recurrent "
+                             f"weights, more than the {MAX_WEIGHTS:,} allowed")
         object.__setattr__(self, "transpose", tuple(int(t) for t in self.transpose))
+        if any(abs(t) > MAX_SHIFT for t in self.transpose) or len(self.transpose) > 2 * MAX_SHIFT:
+            raise UsageError(f"--transpose shifts must be between -{MAX_SHIFT} and {MAX_SHIFT} semitones, "
+                             f"got {min(self.transpose)}..{max(self.transpose)}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (``None`` values are ignored)."""
@@ -100,6 +115,8 @@ def check_sampling(*, temperature: float | None = None, seed: int = 0, num: int 
         raise UsageError(f"--candidates must be at least 1, got {candidates}")
     if temperature is not None and not (temperature >= 0 and math.isfinite(temperature)):
         raise UsageError(f"--temperature must be 0 (greedy) or positive, got {temperature}")
+    if temperature is not None and temperature > MAX_TEMPERATURE:
+        raise UsageError(f"--temperature must be at most {MAX_TEMPERATURE:g}, got {temperature:g}")
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {seed}")
 
@@ -137,6 +154,9 @@ class Settings:
             kind = base_type(hints[f.name])
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, f.name, float(value))
+                value = float(value)
+            if kind is float and isinstance(value, float) and not math.isfinite(value):
+                raise UsageError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
             elif kind in (int, float, bool, str) and not isinstance(value, kind) or (
                     kind in (int, float) and isinstance(value, bool)):
                 raise UsageError(f"--{f.name.replace('_', '-')} must be {kind.__name__}, got {value!r}")

@@ -14,3 +14,7 @@ class MusegenError(Exception):
 
 class UsageError(MusegenError):
     """A bad option value or an unsupported request."""
+
+
+class OutputExists(MusegenError):
+    """An output file or folder is there already (and ``--force`` was not given)."""

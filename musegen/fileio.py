@@ -1,19 +1,26 @@
 """Safe file output: write to a temporary name, then rename.
 
 Nothing half-written is ever left at the destination, and an existing file is
-never replaced unless ``force`` is set.
+never replaced unless ``force`` is set: without it, the finished file is
+published with a create-exclusive step (a hard link, or ``renameat2`` with
+``RENAME_NOREPLACE`` for a folder), so that of two runs writing the same path
+at the same time one wins and the other is refused, never silently
+overwritten.  A symbolic link at the output counts as a file there (even a
+dangling one); a bundle folder reached through a link is rewritten where the
+link points, and the link stays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from musegen.errors import MusegenError
+from musegen.errors import MusegenError, OutputExists
 
 
 def _umask() -> int:
@@ -22,11 +29,40 @@ def _umask() -> int:
     return mask
 
 
+def already_exists(path: Path) -> OutputExists:
+    return OutputExists(f"{path} already exists (use --force to overwrite)")
+
+
+def is_temporary(path: Path) -> bool:
+    """A hidden file or a ``.part`` temporary (what :func:`atomic_path` writes before the rename)."""
+    return path.name.startswith(".") or ".part" in path.suffixes
+
+
+def input_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The regular files under ``folder`` with one of ``suffixes`` (lower case), sorted; hidden folders and
+    files and temporaries left out, so a half-written output is never read as input."""
+    found = []
+    for f in sorted(folder.rglob("*")):
+        parts = f.relative_to(folder).parts
+        if f.suffix.lower() in suffixes and f.is_file() and not any(is_temporary(Path(p)) for p in parts):
+            found.append(f)
+    return found
+
+
+def check_input(path: Path) -> Path:
+    """Refuse an input that is missing, or that is neither a folder nor a regular file (a FIFO, a device)."""
+    if not path.exists():
+        raise MusegenError(f"{path}: no such file or folder")
+    if not (path.is_file() or path.is_dir()):
+        raise MusegenError(f"{path}: not a regular file or folder")
+    return path
+
+
 def check_writable(path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Refuse an existing output unless ``force``; return the path."""
+    """Refuse an existing output (a dangling link too) unless ``force``; return the path."""
     path = Path(path)
-    if path.exists() and not force:
-        raise MusegenError(f"{path} already exists (use --force to overwrite)")
+    if os.path.lexists(path) and not force:
+        raise already_exists(path)
     if path.exists() and path.is_dir() and not path.is_symlink() and force:
         raise MusegenError(f"{path} is a folder, not a file")
     return path
@@ -49,11 +85,30 @@ def atomic_path(path: str | os.PathLike, *, force: bool = False) -> Iterator[Pat
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
+        if force:
+            os.replace(tmp_path, path)
+        else:
+            publish(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Move the finished ``tmp`` to ``path`` only if nothing is there yet, in one atomic step."""
+    if _rename_noreplace(tmp, path):
+        return
+    try:  # no renameat2: a hard link fails where the name is taken
+        os.link(tmp, path)
+    except FileExistsError:
+        raise already_exists(path) from None
+    except OSError:  # no hard links on this file system: the plain rename, checked just before
+        if os.path.lexists(path):
+            raise already_exists(path) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, *, force: bool = False) -> Path:
@@ -68,20 +123,40 @@ def write_text(path: str | os.PathLike, text: str, *, force: bool = False) -> Pa
     return write_bytes(path, text.encode("utf-8"), force=force)
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2  # flags of Linux renameat2
+
+
+def _renameat2(a: Path, b: Path, flags: int) -> int | None:
+    """``renameat2(a, b, flags)``: 0 on success, the errno on failure, None where the system has no renameat2."""
     import ctypes
     import sys
 
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+        return None
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flags) == 0:
+        return 0
+    err = ctypes.get_errno()
+    return None if err in (errno.ENOSYS, errno.EINVAL) else err
+
+
+def _rename_noreplace(a: Path, b: Path) -> bool:
+    """Rename ``a`` to ``b`` unless ``b`` exists (refused); False where the system cannot say so atomically."""
+    err = _renameat2(a, b, RENAME_NOREPLACE)
+    if err == errno.EEXIST:
+        raise already_exists(b)
+    if err:
+        raise OSError(err, os.strerror(err), str(b))
+    return err == 0
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    return _renameat2(a, b, RENAME_EXCHANGE) == 0
 
 
 @contextlib.contextmanager
@@ -92,8 +167,10 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
     allows it, so a reader never finds the folder missing or half-written.
     """
     path = Path(path)
-    if path.exists() and not force:
-        raise MusegenError(f"{path} already exists (use --force to overwrite)")
+    if path.is_symlink() and path.is_dir():
+        path = path.resolve()  # the folder the link points to is rewritten; the link stays
+    if os.path.lexists(path) and not force:
+        raise already_exists(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
@@ -108,8 +185,38 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
-        else:
+        elif not _rename_noreplace(tmp, path):
+            if os.path.lexists(path):
+                raise already_exists(path)
             os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def claim(path: str | os.PathLike) -> Iterator[None]:
+    """Hold ``path`` for this run: a second run that claims it meanwhile is refused at once.
+
+    An advisory lock (``flock``) on a hidden file beside ``path``; the system
+    drops it when the process ends, however it ends, so a killed run never
+    leaves a claim behind.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MusegenError(f"{path} is being written by another musegen run") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+    finally:
+        os.close(fd)

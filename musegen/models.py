@@ -8,6 +8,7 @@ A bundle is a folder: ``model.keras``, ``representation.json``,
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,9 @@ HEADS: dict[str, Callable[[OutputSpec], tuple[Any, Any]]] = {
     "slot_softmax": _slot_softmax_head,  # a vector decoded into a measure's slots (score, measure variant)
 }
 
+# head kind -> values per unit of its size at the network's output (a head not listed is not checked on load)
+HEAD_WIDTHS: dict[str, int] = {"softmax": 1, "linear": 1, "roll": 3, "gaussian": 2, "pair_softmax": 2}
+
 # head kind -> its loss in NumPy form, f(ops, targets, outputs) (as evaluation scores held-out steps and baselines)
 LOSS_TERMS: dict[str, Callable[..., Any]] = {"roll": roll_loss_terms, "gaussian": gaussian_nll}
 
@@ -398,9 +402,32 @@ def load_bundle(path: str | os.PathLike, *, representation: str | None = None, c
     name = rep_config.get("name")
     if representation is not None and name != representation:
         raise MusegenError(f"{path}: this is a {name!r} model, not {representation!r}")
-    rep = get_representation(str(name)).from_config(rep_config)
+    try:
+        rep = get_representation(str(name)).from_config(rep_config)
+        spec, head = rep.input_spec(), rep.head()
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise MusegenError(f"{path}: corrupt representation.json ({str(exc).splitlines()[0][:120]})") from None
     model = load_keras(path / "model.keras", compile=compile)
+    check_sizes(model, spec, head, path)
     return Bundle(path, model, rep, config, history)
+
+
+def check_sizes(model, spec: InputSpec, head: OutputSpec, path: Path) -> None:
+    """Refuse a network whose input or output does not have the sizes ``representation.json`` describes
+    (an edited or mismatched bundle), before it is run."""
+    embeddings = [layer for layer in model.layers if layer.__class__.__name__ == "Embedding"]
+    if embeddings:  # token inputs: the ids the embedding takes
+        found = int(embeddings[0].input_dim)
+    else:
+        found = model.input_shape[-1]
+    problems = [] if found in (None, spec.size) else [f"the network reads {found} values, the representation "
+                                                       f"{spec.size}"]
+    width = HEAD_WIDTHS.get(head.kind)
+    if width is not None and model.output_shape[-1] != width * head.size:
+        problems.append(f"the network gives {model.output_shape[-1]} values, its {head.kind} head "
+                        f"{width * head.size}")
+    if problems:
+        raise MusegenError(f"{path}: model.keras and representation.json do not match ({'; '.join(problems)})")
 
 
 def save_model(model, folder: Path) -> None:
@@ -456,7 +483,9 @@ def load_keras(path: Path, *, compile: bool = False):
     slot_loss_class()
 
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+        with warnings.catch_warnings():  # a bundle keeps its optimizer state apart (restore_training_state)
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as exc:  # corrupt zip, wrong layers, lambda layers refused by safe_mode...
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MusegenError(f"{path}: cannot load model ({msg[:200]})") from None

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from musegen import __version__
-from musegen.config import Settings, TrainConfig, check_sampling, load_json, save_json
-from musegen.errors import MusegenError, UsageError
-from musegen.fileio import atomic_dir
+from musegen.config import MAX_SEED, Settings, TrainConfig, check_sampling, load_json, save_json
+from musegen.errors import MusegenError, OutputExists, UsageError
+from musegen.fileio import atomic_dir, claim
 from musegen.paths import cache_dir
 from musegen.progress import Reporter
 from musegen.representations import Representation, SamplingPlan, get_representation
@@ -96,20 +96,9 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     key = _cache_key(rep_name, corpus, settings)
     cache_file = cache_dir() / "prepared" / f"{rep_name}-{key}.json"
     if use_cache and cache_file.is_file():
-        try:
-            cached = load_json(cache_file)
-            rep = rep_cls.from_config(cached["representation"])
-            if cached.get("arrays"):  # pieces that are arrays (audio) are kept in an .npz beside
-                with np.load(cache_file.with_suffix(".npz"), allow_pickle=False) as z:
-                    cached["train"] = [z[f"train_{i}"] for i in range(cached["train"])]
-                    cached["valid"] = [z[f"valid_{i}"] for i in range(cached["valid"])]
-            train = [rep.load_piece(p) for p in cached["train"]]
-            valid = [rep.load_piece(p) for p in cached["valid"]]
-            augmented = rep.augment(train, transpose=config.transpose)
-            return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), name,
-                           cached=True)
-        except (KeyError, ValueError, TypeError, OSError, MusegenError):
-            pass  # a stale or broken cache entry is rebuilt
+        dataset = _read_cache(rep_cls, cache_file, config=config, name=name, reporter=reporter)
+        if dataset is not None:
+            return dataset
     reporter.start("Reading corpus", None)
     rep = rep_cls.from_settings(config.extra)
     pieces = rep.read_corpus(corpus)
@@ -134,6 +123,32 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
         except (OSError, TypeError):
             pass  # caching is an optimisation only
     return Dataset(rep, train, valid, train_arrays, valid_arrays, name)
+
+
+def _read_cache(rep_cls: type[Representation], cache_file: Path, *, config: TrainConfig, name: str,
+                reporter: Reporter) -> Dataset | None:
+    """The prepared corpus kept in ``cache_file``, or None where it cannot be read back whole.
+
+    Any failure (a truncated ``.npz``, JSON of the wrong types or shapes, a
+    representation that no longer loads it) means a stale or broken entry,
+    which the caller rebuilds: a cache never stops a command.
+    """
+    try:
+        cached = load_json(cache_file)
+        rep = rep_cls.from_config(cached["representation"])
+        if cached.get("arrays"):  # pieces that are arrays (audio) are kept in an .npz beside
+            with np.load(cache_file.with_suffix(".npz"), allow_pickle=False) as z:
+                cached["train"] = [z[f"train_{i}"] for i in range(cached["train"])]
+                cached["valid"] = [z[f"valid_{i}"] for i in range(cached["valid"])]
+        train = [rep.load_piece(p) for p in cached["train"]]
+        valid = [rep.load_piece(p) for p in cached["valid"]]
+        if not train or not valid:
+            raise ValueError("no pieces")
+        augmented = rep.augment(train, transpose=config.transpose)
+        return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), name, cached=True)
+    except Exception:  # noqa: BLE001 - whatever broke the entry, it is rebuilt
+        reporter.log(f"the prepared corpus cached in {cache_file} is unreadable: it is rebuilt")
+        return None
 
 
 def _stream_len(arrays: list[np.ndarray]) -> int:
@@ -189,6 +204,7 @@ class TrainResult:
     history: dict[str, Any]
     interrupted: bool = False
     summary: dict[str, Any] = field(default_factory=dict)
+    trained: bool = True  # False: the bundle had its epochs already (--resume with nothing left to do)
 
 
 def _history_template() -> dict[str, Any]:
@@ -213,14 +229,26 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
     The bundle is rewritten atomically at each improvement of the validation
     loss, so an interrupted run (Ctrl-C) leaves the best model so far;
     ``resume`` continues from it with the bundle's own settings, changed only
-    by ``resume_changes`` (e.g. ``{"epochs": 40}``).
+    by ``resume_changes`` (e.g. ``{"epochs": 40}``).  The run claims ``out``
+    first (:func:`musegen.fileio.claim`): a second run into the same folder
+    meanwhile is refused.
     """
-    from musegen.models import build_model, check_bundle, load_bundle, restore_training_state, save_model
-
     reporter = reporter or Reporter()
     out = Path(out).absolute()
     get_representation(rep_name).resolve_corpus(corpus)  # a missing corpus is refused first
-    if out.exists() and not (resume or force):
+    _check_parent_writable(out)
+    with claim(out):
+        _check_output(out, resume=resume, force=force)
+        return _train(rep_name, corpus, out=out, config=config, preset=preset, resume=resume,
+                      resume_changes=resume_changes, reporter=reporter)
+
+
+def _check_output(out: Path, *, resume: bool, force: bool) -> None:
+    """Refuse an output folder that exists (without --resume or --force), a resume of nothing, a --force over a
+    folder that is not a model bundle."""
+    from musegen.models import check_bundle
+
+    if os.path.lexists(out) and not (resume or force):
         raise MusegenError(f"{out} already exists (use --resume to continue training it, or --force to replace it)")
     if resume and not out.exists():
         raise MusegenError(f"{out}: nothing to resume (no such model folder)")
@@ -229,7 +257,13 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
             raise MusegenError(f"{out} is a file, not a model folder")
         if any(out.iterdir()):
             check_bundle(out)  # --force replaces a model bundle, never another folder
-    _check_parent_writable(out)
+
+
+def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: TrainConfig, preset: str, resume: bool,
+           resume_changes: dict[str, Any] | None, reporter: Reporter) -> TrainResult:
+    """The body of :func:`train`, once ``out`` is claimed and checked."""
+    from musegen.models import build_model, load_bundle, restore_training_state, save_model
+
     history = _history_template()
     from musegen import backend
 
@@ -340,7 +374,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
             self.x, self.y = x[perm], y[perm]
 
     if start_epoch >= config.epochs:
-        return TrainResult(out, history, summary=meta["summary"])
+        return TrainResult(out, history, summary=meta["summary"], trained=False)
     interrupted = False
     try:
         model.fit(Windows(), validation_data=(val_x, val_y), batch_size=config.batch_size,
@@ -498,6 +532,33 @@ class SampleResult:
                 "pieces": self.pieces}
 
 
+SAMPLE_BUDGET = 1 << 30  # bytes the pieces of one batch may take while generated: more are made batch by batch
+MAX_BATCH = 256  # pieces generated at once, at most
+
+
+def sample_batches(rep: Representation, *, total: int, candidates: int, max_length: int) -> int:
+    """Pieces generated at once: whole groups of ``candidates``, within :data:`SAMPLE_BUDGET` and :data:`MAX_BATCH`.
+
+    A piece's steps are counted at twice their input's size in float32 (the
+    steps themselves and what they are decoded into); a single piece that
+    needs more than the budget is refused with the figures.
+    """
+    spec = rep.input_spec()
+    per_step = 2 * 4 * (spec.size if spec.kind in ("vectors", "leading_vectors") else 2)
+    per_piece = max_length * per_step
+    if per_piece > SAMPLE_BUDGET:
+        most = SAMPLE_BUDGET // per_step
+        raise UsageError(f"{max_length:,} steps per piece would take {per_piece / 2**20:,.0f} MiB; a piece may take "
+                         f"{SAMPLE_BUDGET / 2**20:,.0f} MiB ({most:,} steps of this model): ask for less")
+    fit = max(1, min(MAX_BATCH, SAMPLE_BUDGET // per_piece) // candidates)
+    return min(total, fit * candidates)
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """The seed of batch ``batch`` of a run: the run's own for the first, then one derived from it for each."""
+    return seed if batch == 0 else (seed + batch * 1_000_003) % (MAX_SEED + 1)
+
+
 def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.PathLike, formats: tuple[str, ...],
            force: bool = False, reporter: Reporter | None = None) -> SampleResult:
     """Generate ``num`` pieces, check and repair each, write them under ``out``.
@@ -507,9 +568,14 @@ def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.Path
     and candidates of the run.  With ``candidates`` > 1, that many pieces
     are drawn (in the same batch) for each one written, and the first that
     passes the representation's checks after repair is kept (else the one
-    with the most bars fitting).  Every output path is checked before
-    anything is written, so an existing file (without ``force``) stops the
-    command with nothing written.
+    with the most bars fitting).  Pieces are generated and written batch by
+    batch (:func:`sample_batches`), so memory stays bounded however many
+    are asked for; the first batch uses ``seed``, the next ones seeds derived
+    from it (:func:`batch_seed`).  Every output path of a batch is checked
+    before any of its files is written, so an existing file (without
+    ``force``) stops the command before it is touched; a file that another
+    run writes meanwhile is never overwritten either (see
+    :func:`musegen.fileio.publish`).
     """
     from musegen.formats.abc import sanitize_filename, unique_stem
 
@@ -520,40 +586,47 @@ def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.Path
     check_sampling(temperature=plan.temperature, max_length=plan.max_length, candidates=plan.candidates)
     candidates = plan.candidates
     total = num * candidates
-    primer_array = rep.encode_primer(plan.primer, num=total, seed=seed)
-    reporter.start(f"Sampling {num} piece(s)" + (f" x {candidates} candidates" if candidates > 1 else ""),
-                   plan.max_length)
-    gen = generate(bundle, num=total, temperature=plan.temperature, seed=seed, max_length=plan.max_length,
-                   primer=primer_array, progress=lambda n: reporter.update(n), **plan.options)
-    reporter.finish()
+    size = sample_batches(rep, total=total, candidates=candidates, max_length=plan.max_length)
+    starts = range(0, total, size)
     out = Path(out)
     taken: set[str] = set()
-    plans = []
-    chosen = select_candidates(rep, [rep.with_primer(plan.primer, piece) for piece in gen.pieces],
-                               candidates=candidates)
-    for i, (fixed, notes) in enumerate(chosen):
-        notes["candidates"] = candidates
-        stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
-        plans.append((fixed, notes, out / stem))
-    for _, _, stem in plans:
-        for f in formats:
-            target = stem.with_name(stem.name + "." + f)
-            if target.exists() and not force:
-                raise MusegenError(f"{target} already exists (use --force to overwrite)")
-    out.mkdir(parents=True, exist_ok=True)
-    reporter.start("Writing", len(plans))
     files: list[Path] = []
-    summaries = []
-    for fixed, notes, stem in plans:
-        written, skipped = [], {}
-        for fmt in formats:
-            try:
-                written.extend(rep.write(fixed, stem, formats=(fmt,), force=force))
-            except MusegenError as exc:  # e.g. a tune with no notes has no MIDI: say so, go on
-                # the file is named in the summary already: keep the reason only
-                skipped[fmt] = str(exc).removeprefix(f"{stem.with_name(stem.name + '.' + fmt)}: ")
-        files.extend(written)
-        summaries.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
-        reporter.update()
+    summaries: list[dict[str, Any]] = []
+    tokens, seconds = 0, 0.0
+    reporter.start(f"Sampling {num} piece(s)" + (f" x {candidates} candidates" if candidates > 1 else ""),
+                   plan.max_length * len(starts))
+    for batch, start in enumerate(starts):
+        count = min(size, total - start)
+        bseed = batch_seed(seed, batch)
+        primer_array = rep.encode_primer(plan.primer, num=count, seed=bseed)
+        gen = generate(bundle, num=count, temperature=plan.temperature, seed=bseed,
+                       max_length=plan.max_length, primer=primer_array, progress=lambda n: reporter.update(n),
+                       **plan.options)
+        tokens, seconds = tokens + gen.tokens, seconds + gen.seconds
+        chosen = select_candidates(rep, [rep.with_primer(plan.primer, piece) for piece in gen.pieces],
+                                   candidates=candidates)
+        plans = []
+        for i, (fixed, notes) in enumerate(chosen, start=start // candidates):
+            notes["candidates"] = candidates
+            stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
+            plans.append((fixed, notes, out / stem))
+        for _, _, stem in plans:
+            for f in formats:
+                target = stem.with_name(stem.name + "." + f)
+                if os.path.lexists(target) and not force:
+                    raise OutputExists(f"{target} already exists (use --force to overwrite)")
+        out.mkdir(parents=True, exist_ok=True)
+        for fixed, notes, stem in plans:
+            written, skipped = [], {}
+            for fmt in formats:
+                try:
+                    written.extend(rep.write(fixed, stem, formats=(fmt,), force=force))
+                except OutputExists:
+                    raise
+                except MusegenError as exc:  # e.g. a tune with no notes has no MIDI: say so, go on
+                    # the file is named in the summary already: keep the reason only
+                    skipped[fmt] = str(exc).removeprefix(f"{stem.with_name(stem.name + '.' + fmt)}: ")
+            files.extend(written)
+            summaries.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
     reporter.finish()
-    return SampleResult(files, gen.tokens, gen.seconds, summaries, plan)
+    return SampleResult(files, tokens, seconds, summaries, plan)

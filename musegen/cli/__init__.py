@@ -20,8 +20,18 @@ from musegen.cli.common import STATE
 from musegen.errors import MusegenError
 
 
+class Interrupted(Exception):
+    """Ctrl-C inside a command (Typer would turn it into a silent exit code)."""
+
+
 class MusegenGroup(TyperGroup):
     """Runs the app and turns every error into one clear line on stderr."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # --debug shows where it struck
+            raise Interrupted() from exc
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = list(sys.argv[1:] if args is None else args)
@@ -43,6 +53,8 @@ class MusegenGroup(TyperGroup):
             if not message:  # no arguments: the help was shown
                 sys.exit(2)
             _fail(" ".join(message.split()), 2)
+        except Interrupted:
+            _fail("interrupted", 130)
         except MusegenError as exc:
             _fail(" ".join(str(exc).split()), 2)
         except OSError as exc:  # disk full, permission denied, read-only file system...

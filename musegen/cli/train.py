@@ -109,7 +109,10 @@ def run_train(rep_cls, corpus: str, **values: Any) -> None:
     summary = {"model": str(result.out), "epochs": len(h["loss"]), "best_epoch": h["best_epoch"],
                "best_val_loss": h["best_val_loss"], "interrupted": result.interrupted, **result.summary}
     if json_out:
-        emit_json(summary)
+        emit_json({**summary, "trained": result.trained})
+    elif not result.trained:
+        reporter.log(f"nothing to do: {result.out} has trained {len(h['loss'])} epochs already "
+                     "(give --resume a larger --epochs)")
     else:
         msg = "interrupted; " if result.interrupted else ""
         unit = rep_cls.loss_unit_of(config.extra)

@@ -14,6 +14,7 @@ import numpy as np
 
 from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
+from musegen.fileio import input_files
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PRIMER_EXCERPTS = 16  # training excerpts stored in a bundle, to start generation from
@@ -167,8 +168,7 @@ class AudioRepresentation(Representation):
 
         path = Path(path)
         suffixes = (*AUDIO_SUFFIXES, *SCORE_SUFFIXES)
-        files = [path] if path.is_file() else sorted(
-            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+        files = [path] if path.is_file() else input_files(path, suffixes)
         if not files:
             raise MusegenError(f"{path}: no audio (.wav, .flac, .ogg), ABC or MIDI files here")
         pieces = []

@@ -32,6 +32,7 @@ import numpy as np
 
 from musegen.config import Settings
 from musegen.errors import MusegenError
+from musegen.fileio import check_input
 from musegen.paths import corpus_path
 
 
@@ -146,10 +147,7 @@ class Representation(ABC):
     @classmethod
     def resolve_corpus(cls, corpus: str | os.PathLike) -> Path:
         """The file or folder a corpus argument stands for: a path, or a shipped corpus's name (``jigs``)."""
-        path = corpus_path(corpus)
-        if not path.exists():
-            raise MusegenError(f"{corpus}: no such file or folder")
-        return path
+        return check_input(corpus_path(corpus))
 
     @abstractmethod
     def read_corpus(self, path: str | os.PathLike) -> list[Any]:

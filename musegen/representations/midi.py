@@ -13,6 +13,7 @@ import numpy as np
 
 from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
+from musegen.fileio import input_files
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PITCHES = 128
@@ -128,7 +129,7 @@ def corpus_files(path: Path) -> list[Path]:
     """A file, or the MIDI and ABC files under a folder (sorted)."""
     if path.is_file():
         return [path]
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES)
+    files = input_files(path, CORPUS_SUFFIXES)
     if not files:
         raise MusegenError(f"{path}: no .mid, .midi or .abc files in this folder")
     return files
