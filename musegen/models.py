@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from musegen.config import TrainConfig, load_json
 from musegen.errors import MusegenError
+from musegen.rules import LOGVAR_RANGE
 from musegen.representations import InputSpec, OutputSpec, Representation, get_representation
 
 BUNDLE_FILES = ("model.keras", "representation.json", "config.json")
@@ -121,7 +122,6 @@ def _gaussian_head(spec: OutputSpec):
     return keras.layers.Dense(2 * spec.size, name="output"), gaussian_loss_class()()
 
 
-LOGVAR_RANGE = (-12.0, 6.0)  # log-variance clipped to this range (normalised units)
 
 
 def _mean_gaussian_nll(ops, y_true, y_pred):
@@ -364,15 +364,45 @@ def make_optimizer(config: TrainConfig):
     return getattr(keras.optimizers, cls_name)(**kwargs)
 
 
+ENGINES = ("numpy", "tensorflow")  # what steps a network while sampling (see musegen.pipeline.GENERATORS)
+
+
+def default_engine() -> str:
+    """``tensorflow`` where a GPU is there to run it, else ``numpy`` (no TensorFlow to start: a tune in a second)."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return "tensorflow" if gpus.is_dir() and any(gpus.iterdir()) else "numpy"
+
+
 @dataclass
 class Bundle:
-    """A loaded model bundle."""
+    """A loaded model bundle.
+
+    The network is read when first used: :attr:`model` as a Keras model
+    (TensorFlow, for training, evaluation and the ``tensorflow`` engine),
+    :attr:`network` as NumPy arrays (the ``numpy`` engine, no TensorFlow).
+    """
 
     path: Path
-    model: Any
     representation: Representation
     config: TrainConfig
     history: dict[str, Any]
+    engine: str = "numpy"
+    compile: bool = False
+    loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def model(self):
+        if "model" not in self.loaded:
+            self.loaded["model"] = load_keras(self.path / "model.keras", compile=self.compile)
+        return self.loaded["model"]
+
+    @property
+    def network(self):
+        if "network" not in self.loaded:
+            from musegen.numpy_engine import Network
+
+            self.loaded["network"] = Network.load(self.path / "model.keras")
+        return self.loaded["network"]
 
 
 def check_bundle(path: str | os.PathLike) -> Path:
@@ -388,8 +418,15 @@ def check_bundle(path: str | os.PathLike) -> Path:
     return path
 
 
-def load_bundle(path: str | os.PathLike, *, representation: str | None = None, compile: bool = False) -> Bundle:
-    """Load a bundle; ``model.keras`` is loaded with ``safe_mode=True``."""
+def load_bundle(path: str | os.PathLike, *, representation: str | None = None, compile: bool = False,
+                engine: str = "auto") -> Bundle:
+    """Load a bundle's settings and check its network's sizes; the network itself is read when first used.
+
+    ``model.keras`` is loaded with ``safe_mode=True``.  ``engine`` (``auto``:
+    :func:`default_engine`) is what samples it.
+    """
+    if engine not in (*ENGINES, "auto"):
+        raise MusegenError(f"unknown engine {engine!r}; choose one of auto, {', '.join(ENGINES)}")
     path = check_bundle(path)
     try:
         rep_config = load_json(path / "representation.json")
@@ -407,27 +444,31 @@ def load_bundle(path: str | os.PathLike, *, representation: str | None = None, c
         spec, head = rep.input_spec(), rep.head()
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise MusegenError(f"{path}: corrupt representation.json ({str(exc).splitlines()[0][:120]})") from None
-    model = load_keras(path / "model.keras", compile=compile)
-    check_sizes(model, spec, head, path)
-    return Bundle(path, model, rep, config, history)
+    check_sizes(path / "model.keras", spec, head)
+    return Bundle(path, rep, config, history, engine=default_engine() if engine == "auto" else engine,
+                  compile=compile)
 
 
-def check_sizes(model, spec: InputSpec, head: OutputSpec, path: Path) -> None:
+def check_sizes(path: Path, spec: InputSpec, head: OutputSpec) -> None:
     """Refuse a network whose input or output does not have the sizes ``representation.json`` describes
-    (an edited or mismatched bundle), before it is run."""
-    embeddings = [layer for layer in model.layers if layer.__class__.__name__ == "Embedding"]
+    (an edited or mismatched bundle), before it is run; read from the file's layers, without TensorFlow."""
+    from musegen.numpy_engine import read_layers
+
+    layers = read_layers(path, weights=False)
+    embeddings = [layer for layer in layers if layer.kind == "Embedding"]
     if embeddings:  # token inputs: the ids the embedding takes
-        found = int(embeddings[0].input_dim)
+        found = int(embeddings[0].config["input_dim"])
     else:
-        found = model.input_shape[-1]
+        found = layers[0].config.get("input_shape", [None])[-1]
     problems = [] if found in (None, spec.size) else [f"the network reads {found} values, the representation "
                                                        f"{spec.size}"]
     width = HEAD_WIDTHS.get(head.kind)
-    if width is not None and model.output_shape[-1] != width * head.size:
-        problems.append(f"the network gives {model.output_shape[-1]} values, its {head.kind} head "
-                        f"{width * head.size}")
+    units = next((int(layer.config["units"]) for layer in reversed(layers) if layer.kind == "Dense"), None)
+    if width is not None and units != width * head.size:
+        problems.append(f"the network gives {units} values, its {head.kind} head {width * head.size}")
     if problems:
-        raise MusegenError(f"{path}: model.keras and representation.json do not match ({'; '.join(problems)})")
+        raise MusegenError(f"{path.parent}: model.keras and representation.json do not match "
+                           f"({'; '.join(problems)})")
 
 
 def save_model(model, folder: Path) -> None:

@@ -398,16 +398,27 @@ class Generated:
     seconds: float
 
 
+def engine_of(bundle) -> tuple[Any, Any]:
+    """The module whose samplers step ``bundle``'s network (its ``engine``), and the network as they take it:
+    :mod:`musegen.numpy_engine` and NumPy arrays, or :mod:`musegen.sampling` and the Keras model."""
+    if bundle.engine == "numpy":
+        from musegen import numpy_engine
+
+        return numpy_engine, bundle.network
+    from musegen import sampling
+
+    return sampling, bundle.model
+
+
 def generate_tokens(bundle, *, num: int, temperature: float, seed: int, max_length: int,
                     primer: np.ndarray, progress=None, **_: Any) -> Generated:
     """Sample ``num`` token sequences from a bundle with a token input and a softmax head.
 
     The pieces hold what was generated after the primer (decoded), not the primer.
     """
-    from musegen.sampling import TokenSampler
-
+    engine, network = engine_of(bundle)
     rep = bundle.representation
-    sampler = TokenSampler(bundle.model, banned=rep.banned_ids())
+    sampler = engine.TokenSampler(network, banned=rep.banned_ids())
     t0 = time.perf_counter()
     ids = sampler.generate(primer, num=num, max_length=max_length, temperature=temperature, seed=seed,
                            end_id=rep.end_id, progress=progress)
@@ -427,12 +438,11 @@ def generate_vectors(bundle, *, num: int, temperature: float, seed: int, max_len
 
     ``primer`` holds one primer per piece ``[shape=(num, steps, features)]``;
     each column is chosen by the representation's rule
-    (:data:`musegen.sampling.COLUMN_RULES`) and fed back in.
+    (:data:`musegen.rules.COLUMN_RULES`) and fed back in.
     """
-    from musegen.sampling import VectorSampler
-
+    engine, network = engine_of(bundle)
     rep = bundle.representation
-    sampler = VectorSampler(bundle.model, rule=rep.column_rule)
+    sampler = engine.VectorSampler(network, rule=rep.column_rule)
     t0 = time.perf_counter()
     columns = sampler.generate(primer, max_length=max_length, temperature=temperature, seed=seed,
                                threshold=threshold, progress=progress)
@@ -448,13 +458,12 @@ def generate_stepped(bundle, *, num: int, temperature: float, seed: int, max_len
     out, the recurrent state carried; draws come from a NumPy generator
     seeded with ``seed``, so the same seed gives the same pieces.
     """
-    from musegen.sampling import NetworkStepper
-
+    engine, network = engine_of(bundle)
     if len(primer) != num:
         raise MusegenError(f"{len(primer)} primed rows for {num} pieces")
     t0 = time.perf_counter()
     pieces, steps = bundle.representation.sample_steps(
-        NetworkStepper(bundle.model, num), primer, max_length=max_length, temperature=temperature,
+        engine.NetworkStepper(network, num), primer, max_length=max_length, temperature=temperature,
         rng=np.random.default_rng(seed), progress=progress)
     return Generated(pieces, steps, time.perf_counter() - t0)
 
@@ -464,9 +473,12 @@ GENERATORS = {"tokens": generate_tokens, "vectors": generate_vectors, "stepped":
 
 
 def generate(bundle, **kwargs: Any) -> Generated:
-    """Generate with the sampler the representation names, else the one that fits its input (see :data:`GENERATORS`)."""
+    """Generate with the sampler the representation names, else the one that fits its input (see :data:`GENERATORS`),
+    on the bundle's engine."""
     rep = bundle.representation
-    return GENERATORS[rep.generator or rep.input_spec().kind](bundle, **kwargs)
+    engine, _ = engine_of(bundle)
+    with engine.session(kwargs["num"]):
+        return GENERATORS[rep.generator or rep.input_spec().kind](bundle, **kwargs)
 
 
 # -- evaluate -------------------------------------------------------------------------------------------

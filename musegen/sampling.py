@@ -9,12 +9,15 @@ stateless (``seed=[seed, step]``), so the same seed gives the same music.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from musegen import backend
+from musegen.rules import COLUMN_RULES, noise_width
 
 # this module is imported only to generate, so TensorFlow is loaded here
 tf = backend.tf()
@@ -55,6 +58,11 @@ def _gru_step(layer: _Layer, x, state):
     cand = tf.tanh(xh + r * hh)
     h = z * h + (1.0 - z) * cand
     return h, (h,)
+
+
+def session(num: int):
+    """Generation of ``num`` pieces at once (TensorFlow manages its own threads)."""
+    return contextlib.nullcontext()
 
 
 CHUNK = 256  # steps per compiled call; progress is reported between calls
@@ -248,66 +256,19 @@ class TokenSampler(Stepper):
 # -- vector columns ------------------------------------------------------------------------------------
 
 
-def _logistic_noise(shape, seed, step):
-    """Logistic noise: ``sigmoid(logit + noise) > 0.5`` is a Bernoulli draw with ``p = sigmoid(logit)``."""
+TF_OPS = SimpleNamespace(
+    clip=tf.clip_by_value, round=tf.round, where=tf.where, exp=tf.exp, sigmoid=tf.sigmoid,
+    logical_and=tf.logical_and, logical_or=tf.logical_or, logical_not=tf.logical_not,
+    floats=lambda x: tf.cast(x, tf.float32), concat=lambda parts: tf.concat(parts, axis=1),
+)
+
+
+def _noise(kind: str, shape, seed, step):
+    """Stateless draws for step ``step``: ``normal``, or ``logistic`` (from uniforms, as :func:`rules.logistic`)."""
+    if kind == "normal":
+        return tf.random.stateless_normal(shape, seed=tf.stack([seed, step]))
     u = tf.random.stateless_uniform(shape, seed=tf.stack([seed, step]), minval=1e-7, maxval=1.0 - 1e-7)
     return tf.math.log(u) - tf.math.log1p(-u)
-
-
-def _roll_rule(out, prev, temperature, threshold, seed, step):
-    """The next piano-roll column from a ``roll`` head: ``[sounding, onset, velocity / 127]`` per pitch.
-
-    A pitch sounds where its expected velocity, ``P(sounding) * velocity``,
-    is at least ``threshold`` (velocity units: the study's rule); a note
-    already sounding goes on only while ``P(sounding)`` is also above one half
-    (else a 20 % chance of going on would hold every note: the study's
-    models' long notes).  The temperature scales logistic noise added to the
-    logits (0: deterministic).  A pitch already sounding is struck again where
-    the onset output says so; a new note takes the predicted velocity, a held
-    one keeps its own.
-    """
-    n = out.shape[1] // 3
-    noise = _logistic_noise(tf.shape(out[:, : 2 * n]), seed, step) * temperature
-    prev_sound = prev[:, :n] > 0.5
-    prev_vel = prev[:, 2 * n :]
-    new_vel = tf.clip_by_value(tf.round(out[:, 2 * n :] * 127.0), 1.0, 127.0) / 127.0
-    vel = tf.where(prev_sound, prev_vel, new_vel)
-    active = tf.sigmoid(out[:, :n] + noise[:, :n]) * vel * 127.0 >= threshold
-    # a held note goes on only while the network finds that likelier than not
-    active = tf.logical_and(active, tf.logical_or(tf.logical_not(prev_sound), out[:, :n] + noise[:, :n] > 0.0))
-    restrike = out[:, n : 2 * n] + noise[:, n:] > 0.0
-    onset = tf.logical_and(active, tf.logical_or(tf.logical_not(prev_sound), restrike))
-    velocity = tf.where(onset, new_vel, prev_vel) * tf.cast(active, tf.float32)
-    return tf.concat([tf.cast(active, tf.float32), tf.cast(onset, tf.float32), velocity], axis=1)
-
-
-VELOCITY_NOISE = 16.0  # velocity units of noise per unit of temperature, for the study's linear head
-
-
-def _velocity_rule(out, prev, temperature, threshold, seed, step):
-    """The study's rule: a pitch sounds where its predicted velocity (plus noise) is at least ``threshold``."""
-    noise = tf.random.stateless_normal(tf.shape(out), seed=tf.stack([seed, step])) * temperature * VELOCITY_NOISE
-    vel = out * 127.0 + noise
-    active = vel >= threshold
-    return tf.where(active, tf.clip_by_value(tf.round(vel), 1.0, 127.0) / 127.0, 0.0)
-
-
-def _noise_rule(out, prev, temperature, threshold, seed, step):
-    """Regression output plus Gaussian noise of standard deviation ``temperature`` (normalised units)."""
-    return out + tf.random.stateless_normal(tf.shape(out), seed=tf.stack([seed, step])) * temperature
-
-
-def _gaussian_rule(out, prev, temperature, threshold, seed, step):
-    """A draw from the predicted Gaussian: ``mean + temperature * sigma * noise``."""
-    from musegen.models import LOGVAR_RANGE
-
-    n = out.shape[1] // 2
-    sigma = tf.exp(0.5 * tf.clip_by_value(out[:, n:], *LOGVAR_RANGE))
-    return out[:, :n] + tf.random.stateless_normal(tf.shape(sigma), seed=tf.stack([seed, step])) * sigma * temperature
-
-
-# rule name -> fn(output, previous column, temperature, threshold, seed, step) -> next column; add an entry here
-COLUMN_RULES = {"roll": _roll_rule, "velocity": _velocity_rule, "noise": _noise_rule, "gaussian": _gaussian_rule}
 
 
 class VectorSampler(Stepper):
@@ -319,7 +280,7 @@ class VectorSampler(Stepper):
         Built by :func:`musegen.models.build_model` with a ``vectors`` input
         (optionally a dense ``projection`` before the recurrent layers).
     rule : str
-        A key of :data:`COLUMN_RULES`: how a column is chosen from the output.
+        A key of :data:`musegen.rules.COLUMN_RULES`: how a column is chosen from the output.
     jit : bool
         Compile the sampling loop with XLA (falls back to a plain graph).
     """
@@ -331,7 +292,8 @@ class VectorSampler(Stepper):
             if layer.name == "projection":
                 w, b = (tf.constant(np.asarray(v)) for v in layer.get_weights())
                 self.projection = (w, b)
-        self.rule = COLUMN_RULES[rule]
+        self.rule, self.noise_kind, _ = COLUMN_RULES[rule]
+        self.noise_width = noise_width(rule, self.out_size)
         self._prime = tf.function(self._prime_graph, reduce_retracing=True)
         self._chunk = tf.function(self._chunk_graph, reduce_retracing=True, jit_compile=jit)
 
@@ -354,7 +316,8 @@ class VectorSampler(Stepper):
         i = tf.constant(0)
         while i < steps:
             o, state = self._step(column, state)
-            column = self.rule(o, column, temperature, threshold, seed, start + i)
+            noise = _noise(self.noise_kind, [tf.shape(o)[0], self.noise_width], seed, start + i)
+            column = self.rule(TF_OPS, o, column, noise, temperature, threshold)
             out = out.write(i, column)
             i += 1
         return out.stack(), i, column, state, temperature, threshold, seed

@@ -18,6 +18,24 @@ def _isolated_cache(tmp_path_factory):
 
 
 @pytest.fixture
+def rule_ops():
+    """``ops(engine)``: the array functions a sampling rule runs with, and how its inputs are made, per engine."""
+
+    def ops(engine: str):
+        if engine == "numpy":
+            from musegen.rules import NUMPY_OPS
+
+            return NUMPY_OPS, np.asarray
+        import tensorflow as tf
+
+        from musegen.sampling import TF_OPS
+
+        return TF_OPS, tf.constant
+
+    return ops
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

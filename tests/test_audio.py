@@ -36,19 +36,19 @@ def test_coefficients_above_max_hz_are_left_out():
     np.testing.assert_allclose(back, low, atol=1e-3)  # the 3 kHz partial is gone, 440 Hz kept
 
 
-def test_gaussian_rule_draws_around_the_mean():
-    import tensorflow as tf
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+def test_gaussian_rule_draws_around_the_mean(engine, rule_ops):
+    from musegen.rules import COLUMN_RULES
 
-    from musegen.sampling import COLUMN_RULES
-
+    rule = COLUMN_RULES["gaussian"][0]
     out = np.zeros((2000, 4), np.float32)
     out[:, :2] = [1.0, -1.0]  # means
     out[:, 2:] = [np.log(0.25), np.log(4.0)]  # variances 0.25 and 4
-    args = (tf.constant(0.0), tf.constant(0), tf.constant(5))
+    noise = np.random.default_rng(5).standard_normal((2000, 2)).astype(np.float32)
+    ops, arr = rule_ops(engine)
 
     def draw(temperature):
-        return np.asarray(COLUMN_RULES["gaussian"](tf.constant(out), tf.constant(out[:, :2]), tf.constant(temperature),
-                                                   *args))
+        return np.asarray(rule(ops, arr(out), arr(out[:, :2]), arr(noise), temperature, 0.0))
 
     np.testing.assert_allclose(draw(0.0), out[:, :2])  # temperature 0: the study's deterministic regression
     x = draw(1.0)

@@ -66,11 +66,12 @@ def test_transposition_moves_rows_and_drops_notes_off_the_keyboard():
     assert transpose_roll(roll, -3).notes() == [(0, 2, 57, 80), (1, 3, 123, 70)]
 
 
-def test_roll_rule_threshold_in_velocity_units_and_restrikes():
-    import tensorflow as tf
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+def test_roll_rule_threshold_in_velocity_units_and_restrikes(engine, rule_ops):
+    from musegen.rules import COLUMN_RULES
 
-    from musegen.sampling import COLUMN_RULES
-
+    rule = COLUMN_RULES["roll"][0]
+    ops, arr = rule_ops(engine)
     n = 128
     out = np.full((1, 3 * n), -20.0, np.float32)
     out[0, 2 * n:] = 80 / 127  # every note would be struck at velocity 80
@@ -78,11 +79,10 @@ def test_roll_rule_threshold_in_velocity_units_and_restrikes():
     out[0, n + 64] = 5.0  # 64 is struck again
     prev = np.zeros((1, 3 * n), np.float32)
     prev[0, [64, 2 * n + 64]] = 1.0, 50 / 127  # 64 sounding before, velocity 50
-    args = (tf.constant(0.0), tf.constant(0), tf.constant(0))
+    noise = np.zeros((1, 2 * n), np.float32)
 
     def column(threshold):
-        col = np.asarray(COLUMN_RULES["roll"](tf.constant(out), tf.constant(prev), args[0], tf.constant(threshold),
-                                              args[1], args[2]))[0]
+        col = np.asarray(rule(ops, arr(out), arr(prev), arr(noise), 0.0, threshold))[0]
         return col[:n] > 0.5, col[n:2 * n] > 0.5, np.round(col[2 * n:] * 127)
 
     sound, onset, vel = column(15.0)
@@ -103,15 +103,14 @@ def test_roll_rule_threshold_in_velocity_units_and_restrikes():
     assert sound[64] and onset[64]
 
 
-def test_linear_rule_is_the_study_threshold():
-    import tensorflow as tf
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+def test_linear_rule_is_the_study_threshold(engine, rule_ops):
+    from musegen.rules import COLUMN_RULES
 
-    from musegen.sampling import COLUMN_RULES
-
+    ops, arr = rule_ops(engine)
     out = np.zeros((1, 128), np.float32)
     out[0, :4] = np.array([10, 15, 16, 100]) / 127
-    col = np.asarray(COLUMN_RULES["velocity"](tf.constant(out), tf.constant(out), tf.constant(0.0),
-                                              tf.constant(15.0), tf.constant(0), tf.constant(0)))[0]
+    col = np.asarray(COLUMN_RULES["velocity"][0](ops, arr(out), arr(out), arr(np.zeros_like(out)), 0.0, 15.0))[0]
     np.testing.assert_allclose(np.round(col[:5] * 127), [0, 15, 16, 100, 0])
 
 

@@ -39,7 +39,7 @@ def show_result(result, *, json_out: bool, title: str, columns: tuple[str, ...],
 
 
 def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, format: str, force: bool,
-               json_out: bool, **values: Any) -> None:
+               json_out: bool, engine: str, **values: Any) -> None:
     """Check the options, load the model, sample, show the summary: the body of every `sample` command."""
     from musegen.config import check_sampling
     from musegen.models import load_bundle
@@ -50,7 +50,8 @@ def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, f
     formats = parse_formats(format, rep_cls.output_formats)
     missing = tuple(f for f in rep_cls.required_formats if f not in formats)
     check_sampling(seed=seed, num=num)
-    bundle = load_bundle(model_path(model, default=rep_cls.default_model), representation=rep_cls.name)
+    bundle = load_bundle(model_path(model, default=rep_cls.default_model), representation=rep_cls.name,
+                         engine=engine)
     result = sample(bundle, options, num=num, seed=seed, out=out, formats=(*missing, *formats), force=force,
                     reporter=RichReporter(quiet=json_out))
     rep = bundle.representation
@@ -70,6 +71,10 @@ def make(rep_cls) -> Callable[..., Any]:
         *settings_params(rep_cls.SampleOptions, unset=False),
         param("out", Annotated[Path, typer.Option(help="Output folder.")], Path("out")),
         param("format", Annotated[str, typer.Option(help=formats)], rep_cls.default_formats),
+        param("engine", Annotated[str, typer.Option(
+            metavar="auto|numpy|tensorflow",
+            help="What steps the network: numpy (no TensorFlow to start), tensorflow (compiled; a GPU), or auto: "
+                 "tensorflow where there is a GPU, else numpy.")], "auto"),
         param("force", Force, False),
         param("json_out", Json, False),
     ]

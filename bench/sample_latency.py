@@ -1,0 +1,106 @@
+"""A tune in a second: whole `musegen sample` processes, and steady-state rates, for both engines.
+
+Run: .venv/bin/python bench/sample_latency.py [--runs 3] [--steps 256]
+
+Prints, for `sample abc --num 1`, `sample midi`, `sample score` and
+`sample audio --seconds 4` with the shipped models, the median wall-clock
+time of whole processes (Python start, imports, loading the bundle,
+generating, writing: the time to the first piece) and their peak memory,
+with `--engine numpy` (the default on a CPU) and `--engine tensorflow`, side
+by side in one run; then each representation's steady-state rate (steps per
+second at batch 1 and batch 64) of both engines, generation forced to
+`--steps` steps.  Targets (issue 17): abc under 2.5 s, the others under 3.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+COMMANDS = {  # representation -> extra arguments of `musegen sample`, and its target in seconds
+    "abc": (["--num", "1"], 2.5),
+    "midi": ([], 3.5),
+    "score": ([], 3.5),
+    "audio": (["--seconds", "4"], 3.5),
+}
+
+
+def whole_process(rep: str, extra: list[str], engine: str, runs: int) -> tuple[float, float]:
+    """Median seconds and the largest peak memory (MB) of `musegen sample REP` run ``runs`` times."""
+    times, peaks = [], []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory() as out:
+            cmd = [sys.executable, "-m", "musegen", "sample", rep, *extra, "--seed", str(i), "--engine", engine,
+                   "--out", out]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=out)
+            times.append(time.perf_counter() - t0)
+            peaks.append(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
+    return statistics.median(times), max(peaks)
+
+
+def steady_rates(rep_name: str, *, steps: int) -> dict[str, dict[int, float]]:
+    """Steps per second (all rows) of each engine at batch 1 and 64, the first call (compilation) left out."""
+    from musegen.models import load_bundle
+    from musegen.paths import shipped_dir
+    from musegen.pipeline import generate
+    from musegen.representations import REPRESENTATIONS
+
+    rates: dict[str, dict[int, float]] = {}
+    for engine in ("numpy", "tensorflow"):
+        bundle = load_bundle(shipped_dir() / "models" / REPRESENTATIONS[rep_name].default_model, engine=engine)
+        rep = bundle.representation
+        options = rep.SampleOptions()
+        plan = rep.plan_sampling(bundle.path, options)
+        length = steps if rep_name != "score" else max(1, steps // 16)  # score steps are measures
+        rates[engine] = {}
+        for num in (1, 64):
+            primer = rep.encode_primer(plan.primer, num=num, seed=0)
+            kwargs = dict(num=num, temperature=plan.temperature, max_length=length, primer=primer, **plan.options)
+            if rep_name == "abc":
+                kwargs["primer"] = rep.encode_primer("X:1\nT:Bench\nM:6/8\nL:1/8\nK:D\n|:A|dfa afd|")
+            generate(bundle, seed=0, **kwargs)  # warm up (XLA compiles here)
+            t0 = time.perf_counter()
+            gen = generate(bundle, seed=1, **kwargs)
+            rates[engine][num] = gen.tokens / (time.perf_counter() - t0)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=256)
+    args = parser.parse_args()
+
+    print(f"whole processes, median of {args.runs} (seconds to the first piece; peak MB)")
+    print(f"{'command':<32} {'numpy':>12} {'tensorflow':>12}  target")
+    verdicts = []
+    for rep, (extra, target) in COMMANDS.items():
+        light, light_mb = whole_process(rep, extra, "numpy", args.runs)
+        heavy, heavy_mb = whole_process(rep, extra, "tensorflow", args.runs)
+        ok = light < target
+        verdicts.append(ok)
+        name = " ".join(["sample", rep, *extra])
+        print(f"{name:<32} {light:>6.2f} s {light_mb:>4.0f} {heavy:>6.2f} s {heavy_mb:>4.0f}  "
+              f"< {target} s: {'PASS' if ok else 'FAIL'} ({heavy / light:.1f}x faster than tensorflow)")
+    print(f"\nsteady state, {args.steps} steps (score: {max(1, args.steps // 16)} measures), steps/s of all rows")
+    print(f"{'representation':<16} {'numpy b1':>10} {'numpy b64':>10} {'tf b1':>10} {'tf b64':>10}")
+    for rep in COMMANDS:
+        r = steady_rates(rep, steps=args.steps)
+        print(f"{rep:<16} {r['numpy'][1]:>10,.0f} {r['numpy'][64]:>10,.0f} {r['tensorflow'][1]:>10,.0f} "
+              f"{r['tensorflow'][64]:>10,.0f}")
+    print(f"\ntargets met: {sum(verdicts)}/{len(verdicts)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,390 @@
+"""Sampling without TensorFlow: a saved network's weights read from ``model.keras`` and stepped in NumPy.
+
+The light engine of ``musegen sample`` on a CPU (``--engine numpy``): it reads
+the bundle's ``model.keras`` (a zip of ``config.json`` and an HDF5 file of
+weights) with ``zipfile``, ``json`` and ``h5py`` alone, so a tune costs the
+arithmetic of its own matrix products and not the start of TensorFlow.  It
+runs the networks :func:`musegen.models.build_model` makes: embeddings (or
+one-hot tables), fixed column selections, dense projections, stacked LSTM
+and GRU layers (fused kernels, as :mod:`musegen.sampling` steps them), and
+the dense layers after them.  Draws come from a NumPy generator seeded with
+the seed, so the same seed gives the same music; the column rules are the
+ones TensorFlow runs (:mod:`musegen.rules`).
+
+The samplers here have the interface of :mod:`musegen.sampling`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musegen.errors import MusegenError
+from musegen.rules import COLUMN_RULES, NUMPY_OPS, logistic, noise_width
+
+ACTIVATIONS = {"linear": lambda x: x, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0),
+               "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x))}
+PROGRESS_EVERY = 256  # steps between two progress reports
+
+
+@dataclass
+class Layer:
+    """One layer of a saved network: its kind, name, settings and weights (as Keras stores them)."""
+
+    kind: str  # the Keras class name: Embedding, Dense, LSTM, GRU, Dropout, Reshape
+    name: str
+    config: dict[str, Any]
+    weights: list[np.ndarray] = field(default_factory=list)
+
+
+def _snake(name: str) -> str:
+    """A class name as Keras names its layers' variables: ``LSTM`` -> ``lstm``, ``GroupNorm`` -> ``group_norm``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def read_layers(path: str | Path, *, weights: bool = True) -> list[Layer]:
+    """The layers of a saved functional model, in order, with their weights (unless not ``weights``);
+    no TensorFlow.  The first layer's ``config`` also holds ``input_shape``, the model's input.
+
+    Keras stores each layer's variables under ``layers/<class in snake case>[_N]``
+    in the order of the model's layers; each is checked against its layer's
+    settings, so a file laid out otherwise is refused rather than misread.
+    """
+    import h5py
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+            blob = z.read("model.weights.h5") if weights else None
+        specs = config["config"]["layers"]
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        raise MusegenError(f"{path}: cannot load model ({exc})") from None
+    layers, seen, previous, input_shape = [], {}, None, None
+    with (h5py.File(io.BytesIO(blob), "r") if blob is not None else contextlib.nullcontext({})) as stored:
+        for spec in specs:
+            kind, cfg = spec["class_name"], spec["config"]
+            if kind == "InputLayer":
+                previous, input_shape = cfg["name"], cfg.get("batch_shape")
+                continue
+            inbound = json.dumps(spec.get("inbound_nodes", []))
+            if f'"keras_history": ["{previous}"' not in inbound:
+                raise MusegenError(f"{path}: {cfg['name']} does not follow {previous}: not a chain of layers")
+            key = _snake(kind)
+            count = seen.get(key, 0)
+            seen[key] = count + 1
+            group = stored.get(f"layers/{key}_{count}" if count else f"layers/{key}")
+            if group is not None and "cell" in group:
+                group = group["cell"]
+            arrays = [np.asarray(group["vars"][str(i)], np.float32) for i in range(len(group["vars"]))] \
+                if group is not None and "vars" in group else []
+            layers.append(Layer(kind, cfg["name"], cfg, arrays))
+            previous = cfg["name"]
+    if not layers:
+        raise MusegenError(f"{path}: the network has no layers")
+    layers[0].config = {**layers[0].config, "input_shape": input_shape}
+    return layers
+
+
+class Network:
+    """A saved musegen network stepped in NumPy: ``step(x, state) -> (output, state)``.
+
+    The input layers (embedding, ``columns``, ``projection``) turn a step's
+    ids or values into the recurrent stack's input; the output of a step is
+    the ``vector`` layer's where the network has one (a decoder the
+    representation runs itself follows it), else the last dense layer's.
+    :meth:`__call__` runs whole sequences through every layer, as the Keras
+    model does.
+    """
+
+    KNOWN = ("Embedding", "Dense", "LSTM", "GRU", "Dropout", "Reshape")
+
+    def __init__(self, layers: list[Layer], *, source: str = "network") -> None:
+        unknown = [f"{layer.name} ({layer.kind})" for layer in layers if layer.kind not in self.KNOWN]
+        if unknown:
+            raise MusegenError(f"{source}: the NumPy engine cannot run {', '.join(unknown)}; "
+                               "use --engine tensorflow")
+        self.layers = layers
+        first = next(i for i, layer in enumerate(layers) if layer.kind in ("LSTM", "GRU"))
+        last = max(i for i, layer in enumerate(layers) if layer.kind in ("LSTM", "GRU"))
+        self.inputs, self.head = layers[:first], layers[last + 1:]
+        self.cells = [self._fuse(layer) for layer in layers[first:last + 1] if layer.kind in ("LSTM", "GRU")]
+        dense = [layer for layer in self.head if layer.kind == "Dense"]
+        named = [layer for layer in dense if layer.name == "vector"]
+        self.output = (named or dense[-1:] or [None])[0]
+        if self.output is None:
+            raise MusegenError(f"{source}: the network has no output layer")
+        self.out_size = int(self.output.weights[0].shape[1])
+        embeddings = [layer for layer in self.inputs if layer.kind == "Embedding"]
+        self.embedding = embeddings[0].weights[0] if embeddings else None
+        self.vocab_size = int(self.embedding.shape[0]) if self.embedding is not None else None
+        # one id a step, read by the first layer: its input products, bias included, are a table of the ids
+        self.token_table = None
+        if [layer.kind for layer in self.inputs] == ["Embedding"] and self.cells[0][0] == "lstm":
+            kind, n, kernel, bias, _ = self.cells[0]
+            self.token_table = self.embedding @ kernel[:-n] + bias
+
+    @classmethod
+    def load(cls, path: str | Path) -> Network:
+        return cls(read_layers(path), source=str(path))
+
+    @staticmethod
+    def _fuse(layer: Layer) -> tuple[str, int, np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(kind, units, [W; U], bias, recurrent bias)``; an LSTM's gate columns reordered to (i, f, o, g)."""
+        w, u, b = layer.weights
+        n = int(layer.config["units"])
+        if layer.kind == "LSTM":
+            order = np.r_[0:2 * n, 3 * n:4 * n, 2 * n:3 * n]  # Keras (i, f, g, o) -> (i, f, o, g)
+            return "lstm", n, np.ascontiguousarray(np.concatenate([w, u])[:, order]), b[order], None
+        if b.ndim != 2:
+            raise MusegenError(f"{layer.name}: only GRU layers with reset_after=True are supported")
+        return "gru", n, np.ascontiguousarray(np.concatenate([w, u])), b[0], b[1]
+
+    def weights(self, name: str) -> list[np.ndarray]:
+        """The weights of the layer ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer.weights
+        raise KeyError(name)
+
+    def initial_state(self, num: int) -> list[tuple[np.ndarray, ...]]:
+        return [(np.zeros((num, n), np.float32),) * (2 if kind == "lstm" else 1) for kind, n, *_ in self.cells]
+
+    def read(self, x: np.ndarray) -> np.ndarray:
+        """The recurrent stack's input for one step ``x``: ids ``[shape=(num,)]``, id pairs or values."""
+        for layer in self.inputs:
+            if layer.kind == "Embedding":
+                x = layer.weights[0][np.asarray(x, np.int64)].reshape(len(x), -1)
+            elif layer.kind == "Dense":
+                x = dense(layer, np.asarray(x, np.float32))
+        return np.asarray(x, np.float32)
+
+    def recurrent(self, x: np.ndarray | None, state: list, *, ids: np.ndarray | None = None,
+                  ) -> tuple[np.ndarray, list]:
+        """The output layer's values after feeding ``x`` (already read; or token ``ids``, looked up in
+        :attr:`token_table`) to the stack, and the new state."""
+        new_state = []
+        for i, ((kind, n, kernel, bias, recurrent_bias), s) in enumerate(zip(self.cells, state, strict=True)):
+            if kind == "lstm":
+                h, c = s
+                if i == 0 and ids is not None:
+                    z = self.token_table[ids] + h @ kernel[-n:]
+                else:
+                    z = np.concatenate([x, h], axis=1) @ kernel + bias
+                ifo = 1.0 / (1.0 + np.exp(-z[:, :3 * n]))
+                c = ifo[:, n:2 * n] * c + ifo[:, :n] * np.tanh(z[:, 3 * n:])
+                x = ifo[:, 2 * n:] * np.tanh(c)
+                new_state.append((x, c))
+            else:
+                (h,) = s
+                mx = x @ kernel[:-n] + bias
+                mh = h @ kernel[-n:] + recurrent_bias
+                zx, rx, hx = np.split(mx, 3, axis=1)
+                zh, rh, hh = np.split(mh, 3, axis=1)
+                z = 1.0 / (1.0 + np.exp(-(zx + zh)))
+                r = 1.0 / (1.0 + np.exp(-(rx + rh)))
+                x = z * h + (1.0 - z) * np.tanh(hx + r * hh)
+                new_state.append((x,))
+        return dense(self.output, x), new_state
+
+    def step(self, x: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+        if self.token_table is not None:
+            return self.recurrent(None, state, ids=np.asarray(x, np.int64))
+        return self.recurrent(self.read(x), state)
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        """Every layer's work on whole sequences ``[shape=(num, t, ...)]``, as the Keras model gives it."""
+        inputs = np.asarray(inputs)
+        state = self.initial_state(inputs.shape[0])
+        outs = []
+        for t in range(inputs.shape[1]):
+            _, state = self.step(inputs[:, t], state)
+            x = state[-1][0]
+            for layer in self.head:
+                if layer.kind == "Dense":
+                    x = dense(layer, x)
+                elif layer.kind == "Reshape":
+                    x = x.reshape(len(x), *layer.config["target_shape"][1:])
+            outs.append(x)
+        return np.stack(outs, axis=1)
+
+
+def dense(layer: Layer, x: np.ndarray) -> np.ndarray:
+    """A Keras ``Dense`` layer on ``x``."""
+    y = x @ layer.weights[0]
+    if len(layer.weights) > 1:
+        y = y + layer.weights[1]
+    return ACTIVATIONS[layer.config.get("activation", "linear")](y)
+
+
+@contextlib.contextmanager
+def session(num: int):
+    """Generation of ``num`` pieces at once: one BLAS thread for small batches, as a step's products are too
+    small to share and threads that wait for each other cost more than them (3x at batch 1 on a busy 2-core
+    machine)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    if num >= 32:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _report(progress, made: int, step: int, total: int) -> int:
+    """Call ``progress`` every :data:`PROGRESS_EVERY` steps and at the end; the steps reported so far."""
+    if progress is not None and (step - made >= PROGRESS_EVERY or step == total):
+        progress(step - made)
+        return step
+    return made
+
+
+class TokenSampler:
+    """Generate token sequences from a network with a token input and a softmax head (NumPy).
+
+    Parameters
+    ----------
+    network : Network
+    banned : sequence of int
+        Ids never sampled (padding, start marker, unknown class).
+    """
+
+    def __init__(self, network: Network, *, banned=()) -> None:
+        self.net = network
+        self.vocab_size = network.out_size
+        self.mask = np.zeros(self.vocab_size, np.float32)
+        self.mask[list(banned)] = -np.inf
+
+    def generate(self, primer: np.ndarray, *, num: int, max_length: int, temperature: float, seed: int,
+                 end_id: int, progress=None) -> np.ndarray:
+        """Sample ``num`` sequences after ``primer`` ``[shape=(t,)]``.
+
+        Returns
+        -------
+        np.ndarray [shape=(num, steps)]
+            Generated ids; rows that ended early are padded with ``end_id``.
+        """
+        primer = np.asarray(primer, np.int64).ravel()
+        net, state = self.net, self.net.initial_state(num)
+        for token in primer[:-1]:
+            _, state = net.step(np.full(num, token), state)
+        tokens = np.full(num, primer[-1])
+        rng = np.random.default_rng(seed)
+        out = np.full((num, max_length), end_id, np.int32)
+        done = np.zeros(num, bool)
+        made = 0
+        for i in range(max_length):
+            logits, state = net.step(tokens, state)
+            logits = logits + self.mask
+            if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature
+                nxt = np.argmax(logits / temperature + rng.gumbel(size=logits.shape), axis=1)
+            else:
+                nxt = np.argmax(logits, axis=1)
+            nxt = np.where(done, end_id, nxt)
+            out[:, i] = nxt
+            done |= nxt == end_id
+            tokens = nxt
+            made = _report(progress, made, i + 1, max_length)
+            if done.all():
+                if progress is not None and i + 1 > made:
+                    progress(i + 1 - made)
+                return out[:, :i + 1]
+        return out
+
+    def logits(self, tokens: np.ndarray) -> np.ndarray:
+        """Logits after each token of ``tokens`` ``[shape=(num, t)]`` (for checks)."""
+        tokens = np.asarray(tokens)
+        state, outs = self.net.initial_state(tokens.shape[0]), []
+        for t in range(tokens.shape[1]):
+            o, state = self.net.step(tokens[:, t], state)
+            outs.append(o)
+        return np.stack(outs, axis=1)
+
+
+class VectorSampler:
+    """Generate columns from a network with a ``vectors`` input, each chosen column fed back in (NumPy).
+
+    Parameters
+    ----------
+    network : Network
+    rule : str
+        A key of :data:`musegen.rules.COLUMN_RULES`: how a column is chosen from the output.
+    """
+
+    def __init__(self, network: Network, *, rule: str) -> None:
+        self.net = network
+        self.rule, self.noise_kind, _ = COLUMN_RULES[rule]
+        self.noise_width = noise_width(rule, network.out_size)
+
+    def generate(self, primer: np.ndarray, *, max_length: int, temperature: float, seed: int,
+                 threshold: float = 0.0, progress=None) -> np.ndarray:
+        """Generate ``max_length`` columns after each row's primer ``[shape=(num, steps, features)]``.
+
+        Returns
+        -------
+        np.ndarray [shape=(num, max_length, features)]
+        """
+        primer = np.asarray(primer, np.float32)
+        num = primer.shape[0]
+        net, state = self.net, self.net.initial_state(num)
+        for t in range(primer.shape[1] - 1):
+            _, state = net.step(primer[:, t], state)
+        column = primer[:, -1]
+        rng = np.random.default_rng(seed)
+        out = np.zeros((num, max_length, primer.shape[2]), np.float32)
+        made = 0
+        for i in range(max_length):
+            o, state = net.step(column, state)
+            if self.noise_kind == "normal":
+                noise = rng.standard_normal((num, self.noise_width), dtype=np.float32)
+            else:
+                noise = logistic(rng.uniform(1e-7, 1.0 - 1e-7, (num, self.noise_width))).astype(np.float32)
+            column = np.asarray(self.rule(NUMPY_OPS, o, column, noise, temperature, threshold), np.float32)
+            out[:, i] = column
+            made = _report(progress, made, i + 1, max_length)
+        return out
+
+    def outputs(self, columns: np.ndarray) -> np.ndarray:
+        """Outputs after each column of ``columns`` ``[shape=(num, t, features)]`` (for checks)."""
+        columns = np.asarray(columns, np.float32)
+        state, outs = self.net.initial_state(columns.shape[0]), []
+        for t in range(columns.shape[1]):
+            o, state = self.net.step(columns[:, t], state)
+            outs.append(o)
+        return np.stack(outs, axis=1)
+
+
+class NetworkStepper:
+    """A network stepped one input at a time for a representation's own sampler (NumPy in and out).
+
+    The interface of :class:`musegen.sampling.NetworkStepper`.
+    """
+
+    def __init__(self, network: Network, num: int) -> None:
+        self.net = network
+        self.state = network.initial_state(num)
+
+    def weights(self, name: str) -> list[np.ndarray]:
+        return self.net.weights(name)
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        out, self.state = self.net.step(np.asarray(x), self.state)
+        return out
+
+    def feed(self, steps: np.ndarray) -> np.ndarray:
+        out = None
+        for t in range(steps.shape[1]):
+            out = self.step(steps[:, t])
+        return out

@@ -1,0 +1,108 @@
+"""The two engines that step a network: NumPy (no TensorFlow, the default on a CPU) and TensorFlow.
+
+Both must give the same next-step outputs on every shipped bundle and on a
+tiny model of each representation (tolerance: 1e-4 on logits and values,
+1e-5 on probabilities, float32 arithmetic in a different order), and
+`musegen sample` with the NumPy engine must not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musegen.representations import REPRESENTATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p.name for p in (ROOT / "models").iterdir() if (p / "model.keras").is_file())
+ATOL = 1e-4
+
+
+def _inputs(bundle) -> np.ndarray:
+    """Two rows of a few steps the network reads, made from the representation's own primer."""
+    rep = bundle.representation
+    plan = rep.plan_sampling(bundle.path, rep.SampleOptions())
+    primer = rep.encode_primer(plan.primer, num=2, seed=3)
+    if rep.input_spec().kind == "tokens":
+        primer = np.stack([primer, primer[::-1]])  # two different rows
+    return np.asarray(getattr(primer, "arrays", primer))[:, :24]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _same_outputs(path: Path) -> None:
+    from musegen.models import load_bundle
+
+    bundle = load_bundle(path)
+    x = _inputs(bundle)
+    keras_out = np.asarray(bundle.model(x, training=False))
+    numpy_out = bundle.network(x)
+    assert numpy_out.shape == keras_out.shape
+    np.testing.assert_allclose(numpy_out, keras_out, atol=ATOL, rtol=1e-4)
+    head = bundle.representation.head().kind
+    if head in ("softmax", "slot_softmax"):  # the next step's probabilities
+        np.testing.assert_allclose(_softmax(numpy_out), _softmax(keras_out), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_both_engines_give_the_same_outputs_on_every_shipped_model(name):
+    _same_outputs(ROOT / "models" / name)
+
+
+@pytest.mark.parametrize("name", sorted(REPRESENTATIONS))
+def test_both_engines_give_the_same_outputs_on_a_tiny_model_of_each_representation(
+        name, tiny_model, tiny_midi_model, tiny_audio_model, tiny_score_model):
+    path = {"abc": tiny_model, "midi": tiny_midi_model, "audio": tiny_audio_model, "score": tiny_score_model}[name]
+    _same_outputs(path)
+
+
+def test_the_numpy_samplers_step_as_the_network_runs(tiny_model, tiny_midi_model):
+    from musegen.models import load_bundle
+    from musegen.numpy_engine import TokenSampler, VectorSampler
+
+    abc = load_bundle(tiny_model)
+    tokens = np.array([[1, 5, 7, 9, 4], [1, 6, 6, 8, 2]])
+    np.testing.assert_allclose(TokenSampler(abc.network).logits(tokens), abc.network(tokens), atol=1e-6)
+    midi = load_bundle(tiny_midi_model)
+    cols = _inputs(midi)[:, :6]
+    sampler = VectorSampler(midi.network, rule=midi.representation.column_rule)
+    np.testing.assert_allclose(sampler.outputs(cols), np.asarray(midi.model(cols)), atol=ATOL)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "tensorflow"])
+def test_each_engine_gives_the_same_music_for_the_same_seed(engine, tiny_model, tmp_path):
+    from helpers import run
+
+    texts = []
+    for out in ("a", "b"):
+        r = run("sample", "abc", "--model", tiny_model, "--engine", engine, "--seed", 4, "--num", 2,
+                "--max-length", 120, "--format", "abc", "--out", tmp_path / out, "--json")
+        assert r.exit_code == 0, r.output
+        texts.append([Path(f).read_text() for f in json.loads(r.stdout)["files"]])
+    assert texts[0] == texts[1]
+
+
+def test_sampling_with_the_numpy_engine_never_starts_tensorflow(tiny_midi_model, tmp_path):
+    code = ("import sys; from musegen.cli import main; sys.argv = ['musegen', 'sample', 'midi', '--model', "
+            f"{str(tiny_midi_model)!r}, '--engine', 'numpy', '--beats', '8', '--format', 'mid,npz', '--out', "
+            f"{str(tmp_path)!r}]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "midi_1.mid").is_file()
+
+
+def test_an_unknown_engine_is_refused(tiny_model, tmp_path):
+    from helpers import assert_refused, run
+
+    assert_refused(run("sample", "abc", "--model", tiny_model, "--engine", "gpu", "--out", tmp_path),
+                   contains="unknown engine")
