@@ -201,6 +201,14 @@ class Network:
             return self.recurrent(None, state, ids=np.asarray(x, np.int64))
         return self.recurrent(self.read(x), state)
 
+    def outputs(self, inputs: np.ndarray) -> np.ndarray:
+        """The output layer's values after each step of ``inputs`` ``[shape=(num, t, ...)]``."""
+        state, outs = self.initial_state(inputs.shape[0]), []
+        for t in range(inputs.shape[1]):
+            out, state = self.step(inputs[:, t], state)
+            outs.append(out)
+        return np.stack(outs, axis=1)
+
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """Every layer's work on whole sequences ``[shape=(num, t, ...)]``, as the Keras model gives it."""
         inputs = np.asarray(inputs)
@@ -305,12 +313,7 @@ class TokenSampler:
 
     def logits(self, tokens: np.ndarray) -> np.ndarray:
         """Logits after each token of ``tokens`` ``[shape=(num, t)]`` (for checks)."""
-        tokens = np.asarray(tokens)
-        state, outs = self.net.initial_state(tokens.shape[0]), []
-        for t in range(tokens.shape[1]):
-            o, state = self.net.step(tokens[:, t], state)
-            outs.append(o)
-        return np.stack(outs, axis=1)
+        return self.net.outputs(np.asarray(tokens))
 
 
 class VectorSampler:
@@ -358,12 +361,7 @@ class VectorSampler:
 
     def outputs(self, columns: np.ndarray) -> np.ndarray:
         """Outputs after each column of ``columns`` ``[shape=(num, t, features)]`` (for checks)."""
-        columns = np.asarray(columns, np.float32)
-        state, outs = self.net.initial_state(columns.shape[0]), []
-        for t in range(columns.shape[1]):
-            o, state = self.net.step(columns[:, t], state)
-            outs.append(o)
-        return np.stack(outs, axis=1)
+        return self.net.outputs(np.asarray(columns, np.float32))
 
 
 class NetworkStepper:
