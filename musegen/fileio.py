@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from musegen.errors import MusegenError, OutputExists
@@ -33,20 +34,89 @@ def already_exists(path: Path) -> OutputExists:
     return OutputExists(f"{path} already exists (use --force to overwrite)")
 
 
-def is_temporary(path: Path) -> bool:
-    """A hidden file or a ``.part`` temporary (what :func:`atomic_path` writes before the rename)."""
-    return path.name.startswith(".") or ".part" in path.suffixes
+# a temporary that atomic_path (or another tool) leaves while writing: NAME.part, NAME.part12, NAME.part.abc
+TEMPORARY = re.compile(r"\.part\d*(\.[^.]+)?$")
 
 
-def input_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """The regular files under ``folder`` with one of ``suffixes`` (lower case), sorted; hidden folders and
-    files and temporaries left out, so a half-written output is never read as input."""
-    found = []
-    for f in sorted(folder.rglob("*")):
-        parts = f.relative_to(folder).parts
-        if f.suffix.lower() in suffixes and f.is_file() and not any(is_temporary(Path(p)) for p in parts):
-            found.append(f)
-    return found
+def input_file(path: str | os.PathLike, *, what: str = "file") -> Path:
+    """``Path(path)`` when it is a regular file, else a one-line refusal.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file is, for the message ("no such SoundFont file").
+
+    Raises
+    ------
+    MusegenError
+        "no such file", "a folder, not a file", or "not a regular file" (a
+        FIFO, a device, a socket: reading one could block or never end).
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise MusegenError(f"{path}: a folder, not a {what}")
+    if path.exists():
+        raise MusegenError(f"{path}: not a regular file")
+    raise MusegenError(f"{path}: no such {what}")
+
+
+def is_listed(path: Path, root: Path) -> bool:
+    """Whether a file found under the folder ``root`` belongs to a corpus.
+
+    Hidden files, files inside hidden folders (both relative to ``root``) and
+    the ``*.part`` / ``*.part.EXT`` temporaries of an unfinished write are left
+    out, and so is anything but a regular file.
+    """
+    parts = path.relative_to(root).parts
+    if any(part.startswith(".") or TEMPORARY.search(part) for part in parts):
+        return False
+    return path.is_file()
+
+
+def folder_files(folder: str | os.PathLike, suffixes: Iterable[str]) -> list[Path]:
+    """The regular files under ``folder`` (recursive, sorted) whose suffix is one of ``suffixes``.
+
+    Hidden files and folders and ``*.part`` temporaries are skipped (see
+    :func:`is_listed`); symbolic links to folders are not followed.
+    """
+    folder = Path(folder)
+    wanted = {s.lower() for s in suffixes}
+    files = []
+    for top, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not TEMPORARY.search(d)]
+        for name in names:
+            path = Path(top, name)
+            if path.suffix.lower() in wanted and is_listed(path, folder):
+                files.append(path)
+    return sorted(files)
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (its type name when it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def output_errors(path: str | os.PathLike, *errors: type[BaseException]) -> Iterator[None]:
+    """Report a failed write of ``path`` in one line: ``"x.wav: No space left on device"``.
+
+    Wrap the whole write (the ``atomic_path`` block): an ``OSError`` (disk
+    full, permission denied, read-only file system) and any of ``errors`` (a
+    library's own write error, such as soundfile's ``LibsndfileError``)
+    become a :class:`MusegenError` naming ``path``, not the temporary.
+    """
+    try:
+        yield
+    except MusegenError:
+        raise
+    except OSError as exc:
+        raise MusegenError(f"{path}: {exc.strerror or one_line(exc)}") from None
+    except errors as exc:
+        reason = getattr(exc, "error_string", None) or one_line(exc)
+        raise MusegenError(f"{path}: cannot write the file ({reason})") from None
 
 
 def check_input(path: Path) -> Path:

@@ -34,6 +34,8 @@ MAX_BPM = 60e6
 # seconds of one audio frame (--frame-seconds): one FFT; a minute is already far longer than any model uses
 MAX_FRAME_SECONDS = 60.0
 
-# measures of one melody (MIDI -> MusicXML, sheet music): music21 takes about a second per 200 measures;
-# a long symphonic movement has under 1,000
-MAX_MEASURES = 10_000
+# measures and notes of one melody read from MIDI (-> MusicXML, ABC, sheet music): music21 writes about
+# 2,000 measures of 4 notes, or 16,000 notes, in 15 s, and slows as a score grows; a long symphonic movement
+# has under 1,000 measures
+MAX_MEASURES = 4_000
+MAX_MELODY_NOTES = 20_000

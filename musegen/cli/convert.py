@@ -50,17 +50,23 @@ def convert(
     from MusicXML.  Sheet music needs verovio or abcm2ps, and for PNG an SVG
     rasteriser (resvg-py, cairosvg or rsvg-convert): pip install 'musegen\\[render]'.
     """
+    import math
+
     from musegen.errors import UsageError
     from musegen.formats import ConvertOptions
     from musegen.formats import convert as run
     from musegen.formats.pianoroll import check_steps_per_beat
+    from musegen.limits import MAX_FRAME_SECONDS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
     if tune is not None and all_tunes:
         raise UsageError("give either --tune or --all, not both")
     if tune is not None and tune < 1:
         raise UsageError(f"--tune counts from 1, got {tune}")
-    if sample_rate is not None and not 8000 <= sample_rate <= 192000:
-        raise UsageError(f"--sample-rate must be between 8000 and 192000, got {sample_rate}")
+    if sample_rate is not None and not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise UsageError(f"--sample-rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE}, got {sample_rate}")
+    if not (math.isfinite(frame_seconds) and 0 < frame_seconds <= MAX_FRAME_SECONDS):
+        raise UsageError(f"--frame-seconds {frame_seconds:g}: the frame length must be above 0 and at most "
+                         f"{MAX_FRAME_SECONDS:g} seconds")
     if synth not in ("auto", "builtin", "fluidsynth"):
         raise UsageError(f"--synth must be auto, builtin or fluidsynth, got {synth!r}")
     check_steps_per_beat(steps_per_beat)

@@ -6,15 +6,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from musegen.errors import MusegenError, UsageError
+from musegen.fileio import input_file, output_errors
 
 # file suffix -> format name; add an entry for a new suffix
 SUFFIXES: dict[str, str] = {
@@ -34,90 +33,6 @@ SUFFIXES: dict[str, str] = {
 
 
 # the temporaries musegen.fileio writes beside a file: ".NAME.XXXX.part.abc" (or a ".NAME.XXXX.part" folder)
-_TEMPORARY = re.compile(r"\.part(\.[^.]+)?$")
-
-
-def input_file(path: str | os.PathLike, *, what: str = "file") -> Path:
-    """``Path(path)`` when it is a regular file, else a one-line refusal.
-
-    Parameters
-    ----------
-    path : path-like
-    what : str
-        What the file is, for the message ("no such SoundFont file").
-
-    Raises
-    ------
-    MusegenError
-        "no such file", "a folder, not a file", or "not a regular file" (a
-        FIFO, a device, a socket: reading one could block or never end).
-    """
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        raise MusegenError(f"{path}: a folder, not a {what}")
-    if path.exists():
-        raise MusegenError(f"{path}: not a regular file")
-    raise MusegenError(f"{path}: no such {what}")
-
-
-def is_listed(path: Path, root: Path) -> bool:
-    """Whether a file found under the folder ``root`` belongs to a corpus.
-
-    Hidden files, files inside hidden folders (both relative to ``root``) and
-    the ``*.part`` / ``*.part.EXT`` temporaries of an unfinished write are left
-    out, and so is anything but a regular file.
-    """
-    parts = path.relative_to(root).parts
-    if any(part.startswith(".") or _TEMPORARY.search(part) for part in parts):
-        return False
-    return path.is_file()
-
-
-def folder_files(folder: str | os.PathLike, suffixes: Iterable[str]) -> list[Path]:
-    """The regular files under ``folder`` (recursive, sorted) whose suffix is one of ``suffixes``.
-
-    Hidden files and folders and ``*.part`` temporaries are skipped (see
-    :func:`is_listed`); symbolic links to folders are not followed.
-    """
-    folder = Path(folder)
-    wanted = {s.lower() for s in suffixes}
-    files = []
-    for top, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not _TEMPORARY.search(d)]
-        for name in names:
-            path = Path(top, name)
-            if path.suffix.lower() in wanted and is_listed(path, folder):
-                files.append(path)
-    return sorted(files)
-
-
-def one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line (its type name when it has none)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-@contextlib.contextmanager
-def output_errors(path: str | os.PathLike, *errors: type[BaseException]) -> Iterator[None]:
-    """Report a failed write of ``path`` in one line: ``"x.wav: No space left on device"``.
-
-    Wrap the whole write (the ``atomic_path`` block): an ``OSError`` (disk
-    full, permission denied, read-only file system) and any of ``errors`` (a
-    library's own write error, such as soundfile's ``LibsndfileError``)
-    become a :class:`MusegenError` naming ``path``, not the temporary.
-    """
-    try:
-        yield
-    except MusegenError:
-        raise
-    except OSError as exc:
-        raise MusegenError(f"{path}: {exc.strerror or one_line(exc)}") from None
-    except errors as exc:
-        reason = getattr(exc, "error_string", None) or one_line(exc)
-        raise MusegenError(f"{path}: cannot write the file ({reason})") from None
-
-
 def format_of(path: str | os.PathLike) -> str:
     """The format name of ``path`` from its suffix, or a one-line refusal."""
     suffix = Path(path).suffix.lower()
@@ -320,7 +235,8 @@ def _abc_to_musicxml(tune: str, dst: Path, options: ConvertOptions) -> list[str]
 def _abc_to_abc(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
     from musegen.fileio import write_text
 
-    write_text(dst, tune, force=options.force)
+    with output_errors(dst):
+        write_text(dst, tune, force=options.force)
     return []
 
 

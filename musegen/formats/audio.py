@@ -33,8 +33,8 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable
-from musegen.formats import folder_files, input_file, output_errors
-from musegen.formats import one_line as _one_line
+from musegen.fileio import folder_files, input_file, output_errors
+from musegen.fileio import one_line as _one_line
 from musegen.formats.midi import Song
 from musegen.formats.pianoroll import npz_array, npz_header
 from musegen.formats.synth import check_rate, render_song, write_wav
@@ -466,19 +466,19 @@ def write_frames(frames: Frames, path: str | os.PathLike, *, force: bool = False
     Path
     """
     frames = _check_frames(frames)
-    with output_errors(path), atomic_path(path, force=force) as tmp:
-        with open(tmp, "wb") as f:  # a file object: numpy appends no ".npz" to the temporary name
-            np.savez(
-                f,
-                kind=np.array(FRAMES_KIND),
-                version=np.array(FRAMES_VERSION),
-                data=frames.data,
-                sample_rate=np.array(frames.sample_rate),
-                frame_length=np.array(frames.frame_length),
-                hop=np.array(frames.hop),
-                window=np.array(frames.window),
-                length=np.array(frames.length),
-            )
+    # a file object: numpy appends no ".npz" to the temporary name
+    with output_errors(path), atomic_path(path, force=force) as tmp, open(tmp, "wb") as f:
+        np.savez(
+            f,
+            kind=np.array(FRAMES_KIND),
+            version=np.array(FRAMES_VERSION),
+            data=frames.data,
+            sample_rate=np.array(frames.sample_rate),
+            frame_length=np.array(frames.frame_length),
+            hop=np.array(frames.hop),
+            window=np.array(frames.window),
+            length=np.array(frames.length),
+        )
     return Path(path)
 
 
@@ -490,7 +490,7 @@ def _frames_member(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarra
     """One member of a frames ``.npz`` file, its size checked from its header before it is decompressed."""
     if key != "data":
         return npz_array(npz, key, path, most_bytes=_FIELD_BYTES)
-    shape, dtype = npz_header(npz, key, path)
+    shape, _ = npz_header(npz, key, path)
     if len(shape) == 2:  # (frames, 2 * bins): about frames * (2 * bins - 2) samples once rebuilt
         check_samples_budget(shape[0] * max(shape[1] - 2, 2), f"{path}: {shape[0]:,} frames of {shape[1]:,} "
                              "coefficients make")

@@ -33,6 +33,8 @@ music21 and mido are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import itertools
 import os
 import re
@@ -44,7 +46,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import check_writable, write_text
-from musegen.formats import folder_files, input_file, output_errors
+from musegen.fileio import folder_files, input_file, output_errors
 from musegen.formats.abc import read_tunes, strip_comments, tune_title
 from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, key_name, spell: importable from here
     ABC_MODES,
@@ -58,7 +60,7 @@ from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, ke
     signature,
     spell,
 )
-from musegen.limits import MAX_MEASURES
+from musegen.limits import MAX_MEASURES, MAX_MELODY_NOTES
 
 GRID = Fraction(1, 12)  # durations are multiples of this many quarter notes (sixteenths and triplets)
 MUSIC21_PREFIX = "music21:"
@@ -285,18 +287,21 @@ def _skyline(notes: list[_Note]) -> list[tuple[Fraction, Fraction, _Note]]:
     """The top voice: at each moment the highest sounding note, as ``(start, end, note)`` spans."""
     points = sorted({n.start for n in notes} | {n.end for n in notes})
     by_start = sorted(notes, key=lambda n: n.start)
-    active: list[_Note] = []
+    # the sounding notes, highest pitch (then earliest start, then first read) on top; a note that has
+    # ended leaves the heap when it comes to the top, so each moment costs a logarithm, not a scan
+    active: list[tuple[int, Fraction, int, _Note]] = []
     spans: list[tuple[Fraction, Fraction, _Note]] = []
     k = 0
     for a, b in itertools.pairwise(points):
-        active = [n for n in active if n.end > a]
         while k < len(by_start) and by_start[k].start <= a:
             if by_start[k].end > a:
-                active.append(by_start[k])
+                heapq.heappush(active, (-by_start[k].pitch, by_start[k].start, k, by_start[k]))
             k += 1
+        while active and active[0][3].end <= a:
+            heapq.heappop(active)
         if not active:
             continue
-        top = max(active, key=lambda n: (n.pitch, -n.start))
+        top = active[0][3]
         if spans and spans[-1][2] is top and spans[-1][1] == a:
             spans[-1] = (spans[-1][0], b, top)
         else:
@@ -911,6 +916,8 @@ def read_midi_melody(path: str | os.PathLike) -> Melody:
     except Exception:  # noqa: BLE001 - read_midi read the file: the extras are optional
         name, keys, short = "", [], {}
     title = name or path.stem
+    if len(song.notes) > MAX_MELODY_NOTES:
+        raise MusegenError(f"{path}: {len(song.notes):,} notes, more than the {MAX_MELODY_NOTES:,} allowed in a melody")
     notes = []
     for n in song.notes:
         start = quantize(n.start)
@@ -924,16 +931,17 @@ def read_midi_melody(path: str | os.PathLike) -> Melody:
     keys = keys if keys and keys[0][0] == 0 else [(Fraction(0), 0, "major")] + keys
     bars: list[_Bar] = []
     t = Fraction(0)
+    meter_beats, key_beats = [m[0] for m in meters], [k[0] for k in keys]
     while t < end:
         if len(bars) >= MAX_MEASURES:
             raise MusegenError(f"{path}: notes up to beat {float(end):,.0f} make more than the {MAX_MEASURES:,} "
                                "measures allowed in a melody")
-        _, num, den = [x for x in meters if x[0] <= t][-1]
-        later = [x[0] for x in meters if x[0] > t]
+        i = bisect.bisect_right(meter_beats, t)  # the meter in effect is meters[i - 1], the next one meters[i]
+        _, num, den = meters[i - 1]
         bar_end = t + Fraction(4 * num, den)
-        if later and later[0] < bar_end:
-            bar_end = later[0]
-        _, fifths, mode = [k for k in keys if k[0] <= t][-1]
+        if i < len(meters) and meters[i][0] < bar_end:
+            bar_end = meters[i][0]
+        _, fifths, mode = keys[bisect.bisect_right(key_beats, t) - 1]
         bars.append(_Bar(t, bar_end, num, den, fifths, mode))
         t = bar_end
     if short:

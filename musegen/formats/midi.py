@@ -12,7 +12,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError
 from musegen.fileio import atomic_path
-from musegen.formats import input_file, output_errors
+from musegen.fileio import input_file, output_errors
 from musegen.limits import MAX_BPM, MIN_BPM
 
 DEFAULT_BPM = 120.0
@@ -184,15 +184,15 @@ def check_meter(numerator: int, denominator: int) -> tuple[int, int]:
     if not (1 <= numerator <= MAX_METER_NUMERATOR and 1 <= denominator <= MAX_METER_DENOMINATOR
             and denominator & (denominator - 1) == 0):
         raise MusegenError(f"time signature {numerator}/{denominator}: the numerator must be 1 to "
-                           f"{MAX_METER_NUMERATOR} and the denominator a power of two up to {MAX_METER_DENOMINATOR}")
+                           f"{MAX_METER_NUMERATOR} and the denominator a power-of-two up to {MAX_METER_DENOMINATOR}")
     return int(numerator), int(denominator)
 
 
 def check_bpm(bpm: float, beat: float = 0.0) -> float:
     """``bpm`` when it is a tempo a MIDI file can hold (:data:`~musegen.limits.MIN_BPM` to ``MAX_BPM``)."""
     if not MIN_BPM <= bpm <= MAX_BPM:  # also refuses NaN
-        raise MusegenError(f"tempo {bpm:g} bpm at beat {beat:g}: use {MIN_BPM:.4g} to {MAX_BPM:,.0f} bpm "
-                           "(what a MIDI file can hold)")
+        raise MusegenError(f"tempo {bpm:g} bpm at beat {beat:g}: use a positive bpm from {MIN_BPM:.4g} to "
+                           f"{MAX_BPM:,.0f} (what a MIDI file can hold)")
     return float(bpm)
 
 
@@ -211,7 +211,7 @@ def song_to_midifile(song: Song, *, ticks_per_beat: int = TICKS_PER_BEAT):
     def tick(beat: float) -> int:
         if not math.isfinite(beat):
             raise MusegenError(f"an event at beat {beat}: times must be finite")
-        return max(int(round(beat * ticks_per_beat)), 0)
+        return max(round(beat * ticks_per_beat), 0)
 
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat, charset=TEXT_CHARSET)
     conductor: list[tuple[int, int, mido.MetaMessage]] = []

@@ -23,7 +23,7 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path
-from musegen.formats import input_file, output_errors
+from musegen.fileio import input_file, output_errors
 from musegen.formats.midi import (
     DEFAULT_BPM,
     DRUM_CHANNEL,
@@ -48,7 +48,11 @@ NPZ_KEYS: dict[str, tuple[str, int]] = {
     "meters": ("fiu", 2),
     "title": ("U", 0),
 }
-MAX_NPZ_MEMBER_BYTES = PITCHES * MAX_ROLL_STEPS  # any one array of a piano-roll .npz file, once decompressed
+# the most bytes each array of a piano-roll .npz file may hold once decompressed (checked from its header):
+# a 128 x MAX_ROLL_STEPS matrix, at most one tempo or meter per column, a title of a few pages
+NPZ_BYTES: dict[str, int] = {"velocity": PITCHES * MAX_ROLL_STEPS, "onset": PITCHES * MAX_ROLL_STEPS,
+                             "steps_per_beat": 8, "tempos": 2 * 8 * MAX_ROLL_STEPS, "meters": 3 * 8 * MAX_ROLL_STEPS,
+                             "title": 4 * 10_000}
 
 
 def check_steps(steps: int, source: str = "the piano roll has") -> int:
@@ -126,11 +130,11 @@ class Roll:
             raise MusegenError(f"piano-roll velocities must lie in 0..127, got {velocity.min()}..{velocity.max()}")
         self.velocity = velocity.astype(np.uint8, copy=False)
         self.onset = onset & (self.velocity > 0)  # an onset on a silent step means nothing
-        self.tempos = sorted((float(b), float(bpm)) for b, bpm in self.tempos) or [(0.0, DEFAULT_BPM)]
-        self.meters = sorted((float(b), int(n), int(d)) for b, n, d in self.meters) or [(0.0, 4, 4)]
         if len(self.tempos) + len(self.meters) > MAX_ROLL_STEPS:
             raise MusegenError(f"{len(self.tempos):,} tempos and {len(self.meters):,} meters: more than the "
                                f"{MAX_ROLL_STEPS:,} allowed")
+        self.tempos = sorted((float(b), float(bpm)) for b, bpm in self.tempos) or [(0.0, DEFAULT_BPM)]
+        self.meters = sorted((float(b), int(n), int(d)) for b, n, d in self.meters) or [(0.0, 4, 4)]
         for b, bpm in self.tempos:
             if not np.isfinite(b):
                 raise MusegenError(f"a tempo at beat {b}: beats must be finite")
@@ -423,7 +427,7 @@ def read_roll(path: str | os.PathLike) -> Roll:
         shape, _ = npz_header(data, "velocity", path)
         if len(shape) == 2:  # refused before the matrix is decompressed
             check_steps(shape[1], f"{path}: the roll has")
-        arrays = {key: npz_array(data, key, path, most_bytes=MAX_NPZ_MEMBER_BYTES) for key in NPZ_KEYS}
+        arrays = {key: npz_array(data, key, path, most_bytes=NPZ_BYTES[key]) for key in NPZ_KEYS}
     for key, (dtype_kinds, ndim) in NPZ_KEYS.items():
         a = arrays[key]
         if a.dtype.kind not in dtype_kinds or a.ndim != ndim:

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from musegen.fileio import atomic_path, check_writable
+from musegen.fileio import output_errors
 from musegen.formats.pianoroll import Roll
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MAX_GRID_LINES = 400  # beyond this many beat lines, only bar lines are drawn
+MAX_BAR_LINES = 1000  # beyond this many bars (3 pixels apart in the widest picture), no grid lines are drawn
+MAX_PICTURE_COLUMNS = 4000  # a longer roll is drawn with blocks of steps merged (the loudest velocity of each)
+MAX_ONSET_MARKS = 20_000  # a merged roll with more onsets than this is drawn without onset edges
 
 
 def note_name(pitch: int) -> str:
@@ -48,6 +52,27 @@ def grid_lines(meters: list[tuple[float, int, int]], end: float) -> tuple[list[f
     return bars, beats
 
 
+def _line_counts(meters: list[tuple[float, int, int]], end: float) -> tuple[float, float]:
+    """About how many (bar, beat) lines :func:`grid_lines` would return, computed without making them."""
+    meters = meters or [(0.0, 4, 4)]
+    bounds = [b for b, *_ in meters[1:]] + [end]
+    bars = beats = 0.0
+    for (start, num, den), stop in zip(meters, bounds):
+        length = max(min(stop, end) - start, 0.0)
+        beats += length * den / 4
+        bars += length * den / (4 * num)
+    return bars, beats
+
+
+def _merge_columns(matrix: np.ndarray, block: int) -> np.ndarray:
+    """``matrix`` [shape=(rows, T)] with every ``block`` columns merged into their maximum."""
+    rows, steps = matrix.shape
+    count = -(-steps // block)
+    padded = np.zeros((rows, count * block), dtype=matrix.dtype)
+    padded[:, :steps] = matrix
+    return padded.reshape(rows, count, block).max(axis=2)
+
+
 def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title: str | None = None) -> Path:
     """Draw ``roll`` as a PNG picture, atomically.
 
@@ -55,6 +80,10 @@ def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title
     time in beats; bar lines and beat lines from the meters; velocity as
     colour with a colour bar; each onset as a dark left edge, so repeated
     notes stay apart.
+
+    A roll longer than :data:`MAX_PICTURE_COLUMNS` steps is drawn with
+    blocks of steps merged, and with fewer grid lines and onset marks, so
+    that any roll draws in seconds.
 
     Parameters
     ----------
@@ -85,25 +114,31 @@ def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title
                  dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    rows = np.where(roll.velocity[lo:hi + 1] > 0, roll.velocity[lo:hi + 1], np.nan).astype(np.float32)  # NaN: "bad"
+    block = max(1, -(-roll.steps // MAX_PICTURE_COLUMNS))  # steps per drawn column
+    velocity = roll.velocity[lo:hi + 1] if block == 1 else _merge_columns(roll.velocity[lo:hi + 1], block)
+    rows = np.where(velocity > 0, velocity, np.nan).astype(np.float32)  # NaN: "bad"
     if not roll.steps:  # an empty roll: one silent step
         rows = np.full((hi - lo + 1, 1), np.nan, dtype=np.float32)
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
     image = ax.imshow(rows, cmap=cmap, vmin=1, vmax=127, origin="lower", aspect="auto", interpolation="nearest",
-                      extent=(0, max(roll.steps, 1) / spb, lo - 0.5, hi + 0.5))
+                      extent=(0, max(rows.shape[1] * block, 1) / spb, lo - 0.5, hi + 0.5))
     fig.colorbar(image, ax=ax, label="velocity", pad=0.01)
 
-    bars, beats = grid_lines(roll.meters, end)
-    if len(beats) <= MAX_GRID_LINES:
-        ax.vlines(beats, lo - 0.5, hi + 0.5, colors="0.88", linewidth=0.5, zorder=0.5)
-    ax.vlines(bars, lo - 0.5, hi + 0.5, colors="0.6", linewidth=0.8, zorder=0.6)
-    pitch, step = np.nonzero(roll.onset[lo:hi + 1])
-    x = step / spb
-    y = pitch + lo
-    edges = np.stack([np.column_stack([x, y - 0.45]), np.column_stack([x, y + 0.45])], axis=1)
-    ax.add_collection(LineCollection(edges, colors="black", linewidths=1.2, zorder=3))
+    bar_count, beat_count = _line_counts(roll.meters, end)
+    if bar_count <= MAX_BAR_LINES and beat_count <= 100 * MAX_BAR_LINES:  # else they would blacken the picture
+        bars, beats = grid_lines(roll.meters, end)
+        if len(beats) <= MAX_GRID_LINES:
+            ax.vlines(beats, lo - 0.5, hi + 0.5, colors="0.88", linewidth=0.5, zorder=0.5)
+        ax.vlines(bars, lo - 0.5, hi + 0.5, colors="0.6", linewidth=0.8, zorder=0.6)
+    onset = roll.onset[lo:hi + 1] if block == 1 else _merge_columns(roll.onset[lo:hi + 1], block)
+    pitch, step = np.nonzero(onset)
+    if block == 1 or len(step) <= MAX_ONSET_MARKS:
+        x = step * block / spb
+        y = pitch + lo
+        edges = np.stack([np.column_stack([x, y - 0.45]), np.column_stack([x, y + 0.45])], axis=1)
+        ax.add_collection(LineCollection(edges, colors="black", linewidths=1.2, zorder=3))
 
     ticks = [p for p in range(lo, hi + 1) if hi - lo <= 24 or p % 12 == 0]
     ax.set_yticks(ticks, [note_name(p) for p in ticks])
@@ -112,6 +147,6 @@ def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title
     ax.set_xlabel("time (quarter-note beats)")
     ax.set_ylabel("pitch")
     ax.set_title(roll.title if title is None else title)
-    with atomic_path(path, force=force) as tmp:
+    with output_errors(path), atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import check_writable, write_bytes
+from musegen.fileio import output_errors
 from musegen.formats.melody import Melody, melody_to_abc, melody_to_score
 
 TIMEOUT_S = 120  # seconds one engraver or rasteriser may run
@@ -251,5 +252,6 @@ def render_melody(melody: Melody, path: str | os.PathLike, *, renderer: str | No
                     failures.append(str(exc))
             else:
                 raise MusegenError(f"{path}: cannot draw sheet music: " + "; ".join(failures))
-        write_bytes(path, out.read_bytes(), force=force)
+        with output_errors(path):
+            write_bytes(path, out.read_bytes(), force=force)
     return path

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError
 from musegen.fileio import atomic_path, check_writable
+from musegen.fileio import output_errors
 from musegen.formats.abc import split_tunes, strip_comments, tune_title
 
 MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
@@ -289,7 +290,7 @@ def write_musicxml(score, path: str | os.PathLike, *, force: bool = False) -> Pa
     """
     path = Path(path)
     data = score_to_musicxml_bytes(score, compressed=path.suffix.lower() == ".mxl")
-    with atomic_path(path, force=force) as tmp:
+    with output_errors(path), atomic_path(path, force=force) as tmp:
         tmp.write_bytes(data)
     return path
 

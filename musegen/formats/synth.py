@@ -30,7 +30,7 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable
-from musegen.formats import input_file, output_errors
+from musegen.fileio import input_file, output_errors
 from musegen.formats.midi import DEFAULT_BPM, DRUM_CHANNEL, Song, check_bpm, read_midi, song_to_midifile
 from musegen.limits import MAX_AUDIO_SAMPLES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
-from musegen.fileio import input_files
+from musegen.fileio import folder_files
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PRIMER_EXCERPTS = 16  # training excerpts stored in a bundle, to start generation from
@@ -168,7 +168,7 @@ class AudioRepresentation(Representation):
 
         path = Path(path)
         suffixes = (*AUDIO_SUFFIXES, *SCORE_SUFFIXES)
-        files = [path] if path.is_file() else input_files(path, suffixes)
+        files = [path] if path.is_file() else folder_files(path, suffixes)
         if not files:
             raise MusegenError(f"{path}: no audio (.wav, .flac, .ogg), ABC or MIDI files here")
         pieces = []

@@ -13,7 +13,7 @@ import numpy as np
 
 from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
-from musegen.fileio import input_files
+from musegen.fileio import folder_files
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PITCHES = 128
@@ -129,7 +129,7 @@ def corpus_files(path: Path) -> list[Path]:
     """A file, or the MIDI and ABC files under a folder (sorted)."""
     if path.is_file():
         return [path]
-    files = input_files(path, CORPUS_SUFFIXES)
+    files = folder_files(path, CORPUS_SUFFIXES)
     if not files:
         raise MusegenError(f"{path}: no .mid, .midi or .abc files in this folder")
     return files

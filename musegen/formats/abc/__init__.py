@@ -12,7 +12,7 @@ import unicodedata
 from pathlib import Path
 
 from musegen.errors import MusegenError
-from musegen.formats import folder_files, input_file
+from musegen.fileio import folder_files, input_file
 
 ABC_SUFFIXES = (".abc",)
 _X_LINE = re.compile(r"^X:", re.MULTILINE)
