@@ -39,3 +39,10 @@ MAX_FRAME_SECONDS = 60.0
 # has under 1,000 measures
 MAX_MEASURES = 4_000
 MAX_MELODY_NOTES = 20_000
+
+# characters of one ABC tune: the player reads about 30,000 a second, so this is a few seconds; the longest
+# Nottingham tune has about 3,000 (a 1 MB line took 34 s and 1.2 GB)
+MAX_TUNE_CHARS = 100_000
+
+# parts a header P: order plays (P:A200000000 asked for 3 GB): a long medley plays a few dozen
+MAX_PARTS_PLAYED = 1_000

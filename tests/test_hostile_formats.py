@@ -381,3 +381,22 @@ def test_library_readers_refuse_a_fifo(tmp_path):
     for reader in (read_tunes, read_audio, read_frames, read_midi, read_roll, find_soundfont):
         with pytest.raises(MusegenError, match="not a regular file"):
             reader(fifo)
+
+
+# -- ABC text too long for a tune ---------------------------------------------------------------------------
+
+
+def test_a_megabyte_line_of_abc_is_refused_with_the_figure(tmp_path):
+    from musegen.limits import MAX_TUNE_CHARS
+
+    book = tmp_path / "long.abc"
+    book.write_text("X:1\nT:Long\nM:6/8\nL:1/8\nK:G\n" + "|".join(["GAB c2d"] * 125_000) + "|\n")
+    r = run("convert", book, tmp_path / "long.mid")
+    assert_refused(r, contains=f"more than the {MAX_TUNE_CHARS:,} a tune may have")
+    assert "1,000,028 characters" in r.stderr and not (tmp_path / "long.mid").exists()
+    assert_refused(run("prepare", "abc", book), contains="tune 1 has 1,000,028 characters")
+
+
+def test_sample_abc_refuses_a_max_length_beyond_a_tune(tmp_path):
+    assert_refused(run("sample", "abc", "--max-length", 10**9, "--model", tmp_path / "none", "--out", tmp_path / "o"),
+                   contains="--max-length must be at most")

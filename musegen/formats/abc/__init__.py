@@ -13,6 +13,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError
 from musegen.fileio import folder_files, input_file
+from musegen.limits import MAX_TUNE_CHARS
 
 ABC_SUFFIXES = (".abc",)
 _X_LINE = re.compile(r"^X:", re.MULTILINE)
@@ -150,7 +151,10 @@ def read_tunes(path: str | os.PathLike, *, clean: bool = True) -> list[str]:
     """
     tunes = []
     for f in abc_files(path):
-        for tune in split_tunes(read_abc_text(f)):
+        for number, tune in enumerate(split_tunes(read_abc_text(f)), start=1):
+            if len(tune) > MAX_TUNE_CHARS:
+                raise MusegenError(f"{f}: tune {number} has {len(tune):,} characters, more than the "
+                                   f"{MAX_TUNE_CHARS:,} a tune may have")
             if has_body(strip_comments(tune)):
                 tunes.append(strip_comments(tune) if clean else tune)
     if not tunes:
