@@ -323,7 +323,10 @@ def build_model(input_spec: InputSpec, head: OutputSpec, config: TrainConfig):
 
     The recurrent layers keep the settings that allow the fused cuDNN kernel on
     a GPU (tanh, sigmoid, no recurrent dropout, ``unroll=False``); dropout is
-    applied between layers instead.
+    applied between layers instead.  Built under the ``mixed_float16`` policy
+    (:func:`musegen.distribute.precision`), the layers compute in float16 but
+    the head stays float32, so its logits and loss keep their range; the
+    optimizer is then wrapped in Keras's loss scaling by ``compile``.
     """
     from musegen import backend
 
@@ -335,7 +338,12 @@ def build_model(input_spec: InputSpec, head: OutputSpec, config: TrainConfig):
         x = rnn(config.units, return_sequences=True, name=f"{config.cell}_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
-    layer, loss = HEADS[head.kind](head)
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")  # the head's layers take the policy they are made under
+    try:
+        layer, loss = HEADS[head.kind](head)
+    finally:
+        keras.config.set_dtype_policy(policy)
     outputs = layer(x)
     model = keras.Model(inputs, outputs, name="musegen")
     model.compile(optimizer=make_optimizer(config), loss=loss)

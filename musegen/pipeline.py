@@ -14,7 +14,8 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from musegen.fileio import atomic_dir, claim
 from musegen.paths import cache_dir
 from musegen.progress import Reporter
 from musegen.representations import Representation, SamplingPlan, get_representation
+
+if TYPE_CHECKING:
+    from musegen.distribute import DeviceOptions, Placement
 
 
 # -- prepare ------------------------------------------------------------------------------------------
@@ -205,6 +209,7 @@ class TrainResult:
     interrupted: bool = False
     summary: dict[str, Any] = field(default_factory=dict)
     trained: bool = True  # False: the bundle had its epochs already (--resume with nothing left to do)
+    chief: bool = True  # False: a worker of a multi-worker run, which wrote nothing (the chief writes the bundle)
 
 
 def _history_template() -> dict[str, Any]:
@@ -223,7 +228,8 @@ def _check_parent_writable(path: Path) -> None:
 
 def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, config: TrainConfig,
           preset: str = "default", resume: bool = False, force: bool = False,
-          resume_changes: dict[str, Any] | None = None, reporter: Reporter | None = None) -> TrainResult:
+          resume_changes: dict[str, Any] | None = None, reporter: Reporter | None = None,
+          devices: DeviceOptions | None = None) -> TrainResult:
     """Train a network on ``corpus`` and write the bundle folder ``out``.
 
     The bundle is rewritten atomically at each improvement of the validation
@@ -232,15 +238,49 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
     by ``resume_changes`` (e.g. ``{"epochs": 40}``).  The run claims ``out``
     first (:func:`musegen.fileio.claim`): a second run into the same folder
     meanwhile is refused.
+
+    ``devices`` (:class:`musegen.distribute.DeviceOptions`, default ``auto``)
+    chooses the strategy: one device, every local GPU, or the workers
+    ``TF_CONFIG`` names, each running the same call; ``config.batch_size`` is
+    the global batch, split among the replicas.  Only the chief writes
+    ``out`` and reports progress; the other workers train in step with it
+    into a temporary folder they delete (:func:`_train_worker`).
     """
+    from musegen.distribute import DeviceOptions, place
+
     reporter = reporter or Reporter()
     out = Path(out).absolute()
     get_representation(rep_name).resolve_corpus(corpus)  # a missing corpus is refused first
+    placement = place(devices or DeviceOptions())  # before TensorFlow runs anything
+    if not placement.chief:
+        return _train_worker(rep_name, corpus, out=out, config=config, preset=preset, resume=resume,
+                             resume_changes=resume_changes, placement=placement)
     _check_parent_writable(out)
     with claim(out):
         _check_output(out, resume=resume, force=force)
         return _train(rep_name, corpus, out=out, config=config, preset=preset, resume=resume,
-                      resume_changes=resume_changes, reporter=reporter)
+                      resume_changes=resume_changes, reporter=reporter, placement=placement)
+
+
+def _train_worker(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: TrainConfig, preset: str,
+                  resume: bool, resume_changes: dict[str, Any] | None, placement: Placement) -> TrainResult:
+    """A worker other than the chief: it trains in step with the chief (every collective step needs it), saving
+    into a temporary folder that it deletes, silently; ``--resume`` reads the bundle at ``out`` (shared, or copied
+    to every worker)."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="musegen-worker-") as tmp:
+        scratch = Path(tmp) / "bundle"
+        if resume:
+            if not (out / "model.keras").is_file():
+                raise MusegenError(f"{out}: nothing to resume on worker {placement.task.index if placement.task else 0}"
+                                   " (every worker reads the bundle: share its folder or copy it to each machine)")
+            shutil.copytree(out, scratch)
+        result = _train(rep_name, corpus, out=scratch, config=config, preset=preset, resume=resume,
+                        resume_changes=resume_changes, reporter=Reporter(), placement=placement)
+    return TrainResult(out, result.history, interrupted=result.interrupted, summary=result.summary,
+                       trained=result.trained, chief=False)
 
 
 def _check_output(out: Path, *, resume: bool, force: bool) -> None:
@@ -260,8 +300,12 @@ def _check_output(out: Path, *, resume: bool, force: bool) -> None:
 
 
 def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: TrainConfig, preset: str, resume: bool,
-           resume_changes: dict[str, Any] | None, reporter: Reporter) -> TrainResult:
-    """The body of :func:`train`, once ``out`` is claimed and checked."""
+           resume_changes: dict[str, Any] | None, reporter: Reporter, placement: Placement) -> TrainResult:
+    """The body of :func:`train`, once ``out`` is claimed and checked: the model is built (or loaded) and
+    compiled inside the strategy's scope."""
+    import functools
+
+    from musegen.distribute import fit, precision
     from musegen.models import build_model, load_bundle, restore_training_state, save_model
 
     history = _history_template()
@@ -276,15 +320,18 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
         data = prepare(rep_name, corpus, config=config, reporter=reporter)
         if data.representation.get_config() != bundle.representation.get_config():
             raise MusegenError(f"{out}: the corpus does not match the one this model was trained on")
-        model = bundle.model
-        if not restore_training_state(model, out) and not int(model.optimizer.iterations):
+        with placement.scope(), precision(placement.mixed_precision):
+            model = bundle.model
+            restored = restore_training_state(model, out)
+        if not restored and not int(model.optimizer.iterations):
             reporter.log(f"{out} holds no optimizer state: training goes on with a fresh one")
         history = {**history, **bundle.history}
     else:
         keras.utils.set_random_seed(config.seed)
         data = prepare(rep_name, corpus, config=config, reporter=reporter)
         spec = data.representation.input_spec()
-        model = build_model(spec, data.representation.head(), config)
+        with placement.scope(), precision(placement.mixed_precision):
+            model = build_model(spec, data.representation.head(), config)
     rep = data.representation
     train_tokens = _stream_len(data.train_arrays)
     if train_tokens < 3:
@@ -295,7 +342,7 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     val_x, val_y = token_windows(data.valid_arrays, seq_len=min(config.seq_len, _stream_len(data.valid_arrays) - 1))
     start_epoch = len(history["loss"])
     meta = {"representation": rep_name, "preset": preset, "corpus": str(corpus), "musegen": __version__,
-            "summary": data.summary()}
+            "summary": data.summary(), "devices": placement.describe()}
 
     def save_bundle() -> None:
         with atomic_dir(out, force=True) as tmp:
@@ -352,6 +399,14 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     steps_per_epoch = max(1, math.ceil(windows_per_epoch / config.batch_size))
     rng = np.random.default_rng(config.seed + start_epoch)
 
+    def epoch_windows() -> tuple[np.ndarray, np.ndarray]:
+        """The windows of one epoch: the pieces in a fresh order, cut at a fresh random offset, shuffled."""
+        order = rng.permutation(len(x_all))
+        x, y = token_windows([x_all[j] for j in order], seq_len=config.seq_len,
+                             offset=int(rng.integers(0, config.seq_len)))
+        perm = rng.permutation(len(x))[:windows_per_epoch]
+        return x[perm], y[perm]
+
     class Windows(keras.utils.PyDataset):
         """A fresh random offset and shuffle each epoch."""
 
@@ -367,23 +422,74 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
             return self.x[sl], self.y[sl]
 
         def on_epoch_end(self) -> None:
-            order = rng.permutation(len(x_all))
-            x, y = token_windows([x_all[j] for j in order], seq_len=config.seq_len,
-                                 offset=int(rng.integers(0, config.seq_len)))
-            perm = rng.permutation(len(x))[:windows_per_epoch]
-            self.x, self.y = x[perm], y[perm]
+            self.x, self.y = epoch_windows()
 
     if start_epoch >= config.epochs:
         return TrainResult(out, history, summary=meta["summary"], trained=False)
     interrupted = False
+    if placement.distributed:  # a tf.data pipeline, split among the replicas (multi-worker: made by each worker)
+        train_data = functools.partial(window_dataset, epoch_windows, batch_size=config.batch_size,
+                                       seq_len=config.seq_len, steps=steps_per_epoch, like=x_all[0])
+        if placement.kind == "mirrored":
+            train_data = train_data()
+        else:  # Keras's fit starts its first iterator twice, wasting one epoch's draw: the same here, same windows
+            epoch_windows()
+        steps = steps_per_epoch
+    else:
+        train_data, steps = Windows(), None
     try:
-        model.fit(Windows(), validation_data=(val_x, val_y), batch_size=config.batch_size,
-                  epochs=config.epochs, initial_epoch=start_epoch, verbose=0, callbacks=[Progress()])
+        fit(placement, model, train_data, steps_per_epoch=steps, shuffle=False, validation_data=(val_x, val_y),
+            batch_size=config.batch_size, epochs=config.epochs, initial_epoch=start_epoch, verbose=0,
+            callbacks=[Progress()])
     except KeyboardInterrupt:
         interrupted = True
     if not (out / "model.keras").exists():  # interrupted before the first epoch ended
         save_bundle()
     return TrainResult(out, history, interrupted=interrupted, summary=meta["summary"])
+
+
+def window_dataset(epoch_windows: Callable[[], tuple[np.ndarray, np.ndarray]], *, batch_size: int, seq_len: int,
+                   steps: int, like: np.ndarray, replicas: range | None = None, of: int = 1):
+    """Endless ``tf.data`` batches of training windows, ``steps`` per epoch, for a distributed ``fit``.
+
+    Each epoch takes the windows ``epoch_windows()`` cuts (so the same seed
+    gives the same batches as the single-device :class:`keras.utils.PyDataset`)
+    and makes every batch whole, wrapping round to the epoch's first windows:
+    a batch split among replicas then never leaves one empty.  With
+    ``replicas``, the part of each global batch that those of the ``of``
+    replicas take, one element each in turn (the input of one worker of a
+    multi-worker run: every worker cuts the same batches, each keeps its
+    rows).  ``like`` is an array of the stream, for the windows' dtype and
+    trailing shape.
+
+    Returns
+    -------
+    tf.data.Dataset of (x, y) [shape=(batch_size, seq_len, ...)], or of each replica's rows of them
+    """
+    from musegen import backend
+
+    tf = backend.tf()
+
+    def batches():
+        while True:
+            x, y = epoch_windows()
+            take = np.arange(steps * batch_size) % len(x)
+            x, y = x[take], y[take]
+            for i in range(steps):
+                if replicas is None:
+                    yield x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
+                    continue
+                for r in replicas:
+                    rows = slice(i * batch_size + bounds[r], i * batch_size + bounds[r + 1])
+                    yield x[rows], y[rows]
+
+    bounds = np.linspace(0, batch_size, of + 1).round().astype(int)  # replica r: rows bounds[r] to bounds[r + 1]
+    spec = tf.TensorSpec((batch_size if replicas is None else None, seq_len, *like.shape[1:]),
+                         tf.as_dtype(like.dtype))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, spec))
+    return dataset.with_options(options).prefetch(2)
 
 
 # -- sample ---------------------------------------------------------------------------------------------
@@ -544,6 +650,20 @@ class SampleResult:
                 "pieces": self.pieces}
 
 
+def provenance(bundle, options: Settings, plan: SamplingPlan, *, seed: int, piece: int, num: int,
+               command: str = "") -> dict[str, str]:
+    """How a generated piece was made, as text fields every format can hold: musegen's version, the model,
+    representation and engine, the seed, temperature and primer, the piece's place in the run and the command
+    line that makes it again."""
+    primer = getattr(options, "primer", None)
+    made = {"musegen": __version__, "model": str(bundle.path), "representation": bundle.representation.name,
+            "engine": bundle.engine, "seed": str(seed), "temperature": f"{plan.temperature:g}",
+            "primer": "" if primer is None else str(primer), "piece": f"{piece} of {num}"}
+    if command:
+        made["command"] = command
+    return made
+
+
 SAMPLE_BUDGET = 1 << 30  # bytes the pieces of one batch may take while generated: more are made batch by batch
 MAX_BATCH = 256  # pieces generated at once, at most
 
@@ -572,7 +692,7 @@ def batch_seed(seed: int, batch: int) -> int:
 
 
 def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.PathLike, formats: tuple[str, ...],
-           force: bool = False, reporter: Reporter | None = None) -> SampleResult:
+           force: bool = False, reporter: Reporter | None = None, command: str = "") -> SampleResult:
     """Generate ``num`` pieces, check and repair each, write them under ``out``.
 
     ``options`` are the representation's :attr:`SampleOptions`; its
@@ -587,7 +707,8 @@ def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.Path
     before any of its files is written, so an existing file (without
     ``force``) stops the command before it is touched; a file that another
     run writes meanwhile is never overwritten either (see
-    :func:`musegen.fileio.publish`).
+    :func:`musegen.fileio.publish`).  Each file holds how it was made
+    (:func:`provenance`; ``command`` is the command line that makes it again).
     """
     from musegen.formats.abc import sanitize_filename, unique_stem
 
@@ -630,9 +751,10 @@ def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.Path
         out.mkdir(parents=True, exist_ok=True)
         for fixed, notes, stem in plans:
             written, skipped = [], {}
+            made = provenance(bundle, options, plan, seed=seed, piece=len(summaries) + 1, num=num, command=command)
             for fmt in formats:
                 try:
-                    written.extend(rep.write(fixed, stem, formats=(fmt,), force=force))
+                    written.extend(rep.write(fixed, stem, formats=(fmt,), force=force, provenance=made))
                 except OutputExists:
                     raise
                 except MusegenError as exc:  # e.g. a tune with no notes has no MIDI: say so, go on

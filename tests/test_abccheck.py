@@ -187,3 +187,50 @@ def test_new_repairs_read_without_abc2midi_errors():
         assert not abc2midi_check(HEAD + body)[0]
         ok, messages = abc2midi_check(check_tune(HEAD + body).text)
         assert ok, messages
+
+
+def test_tie_across_a_comment_line_is_kept_and_comments_are_left_alone():
+    # the comment's letters and dash are no notes and no tie (the old tie check read them as music)
+    body = ["A4-|", "% then e-f, a comment", "A4 c-d|", "c2 B2-B2 e2|  % e-f"]
+    result = check_tune(HEAD + "\n".join(body) + "\n")
+    assert body_of(result) == ["A4-|", "% then e-f, a comment", "A4 cd|", "c2 B2-B2 e2|  % e-f"]
+    assert result.repairs == ["line 8: removed a tie that joins no two notes of the same pitch"]
+
+
+def test_tie_before_a_trailing_comment_joins_the_next_line():
+    result = check_tune(HEAD + "A2 B2 c4- % held\nc4 d4|\n")
+    assert result.repairs == []
+    assert body_of(result) == ["A2 B2 c4- % held", "c4 d4|"]
+
+
+def test_ending_numbers_and_field_text_are_no_ties():
+    result = check_tune(HEAD + "|:A4 B4|1-3 c8:|4 d8|]\n[K:Ador]A8-|[c-eA]8|\n")
+    assert body_of(result) == ["|:A4 B4|1-3 c8:|4 d8|]", "[K:Ador]A8-|[ceA]8|"]
+    assert result.repairs == ["line 7: removed a tie that joins no two notes of the same pitch"]
+
+
+def test_line_repairs_read_tokens_as_the_lexer_cuts_them():
+    result = check_tune(HEAD + '~z2 ]|A2 **B2 \\% c-d\n.^3 ~[ce]2 "A7 B/3 !a b!c\n')
+    assert body_of(result) == ["~z2 ]|A2 B2 % c-d", ' ~[ce]2 "A7" B/2 a bc']
+    assert result.repairs == [
+        'line 6: removed a stray character "*"',
+        'line 6: removed a stray character "*"',
+        'line 6: removed a backslash in the middle of a line "\\"',
+        'line 7: removed a decoration or accidental with no note ".^3"',
+        'line 7: closed an unclosed chord symbol "A7"',
+        'line 7: changed the length "/3" to "/2" (a divisor must be a power of 2)',
+        'line 7: removed an unclosed ! "!"',
+        'line 7: removed an unclosed ! "!"',
+    ]
+
+
+def test_key_and_meter_fields_read_as_abc2midi():
+    from musegen.formats.theory import abc_meter, read_key_field
+
+    key = read_key_field("F# dor exp ^g =c clef=treble-8 transpose=-2 % comment")
+    assert (key.fifths, key.tonic, key.mode, key.explicit) == (4, "F#", "dorian", True)
+    assert key.accidentals == {"G": 1, "C": 0}
+    assert (key.clef_octave, key.octave, key.transpose) == (-1, None, -2)
+    assert read_key_field("Fb").fifths == 4  # beyond 7 flats: wraps round by 12, as abc2midi
+    assert read_key_field("HP").fifths == 2 and read_key_field("treble").fifths is None
+    assert [abc_meter(m) for m in ("C|", "none", "2+3/8", "3/0", "x")] == [(2, 2), (4, 4), (5, 8), None, None]

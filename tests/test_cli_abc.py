@@ -49,7 +49,12 @@ def test_primer_starts_the_tune(tiny_model, tmp_path):
             tmp_path, "--format", "abc", "--max-length", 100, "--json")
     assert r.exit_code == 0, r.output
     (f,) = json.loads(r.stdout)["files"]
-    assert Path(f).read_text().startswith("X:5\nT:Primed\nM:6/8\nK:D\n")
+    lines = Path(f).read_text().splitlines()
+    made = [line for line in lines if line.startswith("N:musegen-")]  # how the tune was made, in its header
+    assert "\n".join(line for line in lines if line not in made).startswith("X:5\nT:Primed\nM:6/8\nK:D\n")
+    from musegen.formats.provenance import read_provenance
+
+    assert made and read_provenance(Path(f))["primer"] == "X:5\\nT:Primed\\nM:6/8\\nK:D\\n"  # as typed
     assert Path(f).name.startswith("Primed")
 
 

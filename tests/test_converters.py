@@ -353,6 +353,10 @@ def check_sheet(tmp_path: Path, src: Path, dst: Path, notes: int) -> None:
         pixels = png_pixels(dst)
         assert pixels.shape[1] == 1600 and (pixels < 128).any() and (pixels > 200).any()
         return
+    if dst.suffix == ".pdf":  # a vector page: drawing operators of every note head's path
+        data = dst.read_bytes()
+        assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF") and b"/Page" in data
+        return
     root = ET.fromstring(dst.read_text(encoding="utf-8"))
     assert root.tag.endswith("svg")
     text = dst.read_text(encoding="utf-8")
@@ -457,12 +461,20 @@ def check_abc_npz(tmp: Path) -> None:
 
 
 def check_abc_png(tmp: Path) -> None:
-    """A piano-roll picture (no engraver needed): 800 x 360, the melody drawn in the colour of velocity 80."""
+    """Sheet music, 1600 pixels wide (a tune's piano-roll picture is abc->npz->png)."""
     src = tmp / "tiny.abc"
     src.write_text(TINY, encoding="utf-8")
-    out = tmp / "tiny.png"
-    convert(src, out, options=ConvertOptions(chords=False))
-    check_roll_picture(out, [(80, 7.0)], size=(800, 360))
+    check_sheet(tmp, src, tmp / "tiny.png", notes=len(TINY_NOTES))
+    roll = tmp / "tiny.npz"
+    convert(src, roll, options=ConvertOptions(chords=False))
+    convert(roll, tmp / "roll.png")
+    check_roll_picture(tmp / "roll.png", [(80, 7.0)], size=(800, 360))
+
+
+def check_abc_pdf(tmp: Path) -> None:
+    src = tmp / "tiny.abc"
+    src.write_text(TINY, encoding="utf-8")
+    check_sheet(tmp, src, tmp / "tiny.pdf", notes=len(TINY_NOTES))
 
 
 def check_abc_svg(tmp: Path) -> None:
@@ -511,6 +523,25 @@ def check_musicxml_png(tmp: Path) -> None:
 def check_musicxml_svg(tmp: Path) -> None:
     src = duet_musicxml(tmp / "duet.musicxml")
     check_sheet(tmp, src, tmp / "duet.svg", notes=len(DUET_TOP))
+
+
+def check_musicxml_pdf(tmp: Path) -> None:
+    src = duet_musicxml(tmp / "duet.musicxml")
+    check_sheet(tmp, src, tmp / "duet.pdf", notes=len(DUET_TOP))
+
+
+def check_musicxml_wav(tmp: Path) -> None:
+    """The melody's top voice played: each note's strongest partial is a harmonic of its pitch, within 1%
+    (short notes of the synthesizer's tone can be loudest an octave up)."""
+    out = tmp / "duet.wav"
+    convert(duet_musicxml(tmp / "duet.musicxml"), out, options=SYNTH)
+    audio, rate = read_wav(out)
+    seconds_per_beat = 0.5  # no tempo in the score: 120 quarter notes a minute
+    assert len(audio) / rate >= DUET_TOP[-1][0] * seconds_per_beat
+    for start, pitch, length in DUET_TOP:
+        a, b = start * seconds_per_beat + 0.05, (start + length) * seconds_per_beat - 0.05
+        ratio = dominant_hz(audio, rate, a, b) / (440 * 2 ** ((pitch - 69) / 12))
+        assert round(ratio) in (1, 2, 3) and abs(ratio / round(ratio) - 1) < 0.01, (start, pitch, ratio)
 
 
 def check_mid_musicxml(tmp: Path) -> None:
@@ -711,10 +742,13 @@ CHECKS: dict[tuple[str, str], Callable[[Path], None]] = {
     ("abc", "npz"): check_abc_npz,
     ("abc", "png"): check_abc_png,
     ("abc", "svg"): check_abc_svg,
+    ("abc", "pdf"): check_abc_pdf,
     ("musicxml", "abc"): check_musicxml_abc,
     ("musicxml", "mid"): check_musicxml_mid,
     ("musicxml", "png"): check_musicxml_png,
     ("musicxml", "svg"): check_musicxml_svg,
+    ("musicxml", "pdf"): check_musicxml_pdf,
+    ("musicxml", "wav"): check_musicxml_wav,
     ("mid", "musicxml"): check_mid_musicxml,
     ("mid", "wav"): check_mid_wav,
     ("mid", "npz"): check_mid_npz,

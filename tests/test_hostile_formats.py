@@ -262,7 +262,9 @@ def _no_space(*args, **kwargs):
     (".abc", "pathlib.Path.write_bytes"),
     (".mid", "mido.MidiFile.save"),
     (".npz", "numpy.savez_compressed"),
-    (".png", "matplotlib.figure.Figure.savefig"),
+    (".png", "pathlib.Path.write_bytes"),  # sheet music from ABC
+    (".svg", "pathlib.Path.write_bytes"),
+    (".pdf", "pathlib.Path.write_bytes"),
     (".musicxml", "pathlib.Path.write_bytes"),
 ])
 def test_a_full_disk_is_one_line_naming_the_output(tmp_path, monkeypatch, suffix, target):
@@ -271,7 +273,9 @@ def test_a_full_disk_is_one_line_naming_the_output(tmp_path, monkeypatch, suffix
     out.mkdir()
     monkeypatch.setattr(target, _no_space)
     dst = out / f"x{suffix}"
-    assert_refused(run("convert", book, dst), contains=f"x{suffix}: No space left on device")
+    r = run("convert", book, dst)
+    assert_refused(r, contains=f"{dst}: ")  # the output is named first (sheet music says what it was writing)
+    assert r.stderr.rstrip().endswith("No space left on device")
     assert _left(out) == []
 
 
@@ -400,3 +404,13 @@ def test_a_megabyte_line_of_abc_is_refused_with_the_figure(tmp_path):
 def test_sample_abc_refuses_a_max_length_beyond_a_tune(tmp_path):
     assert_refused(run("sample", "abc", "--max-length", 10**9, "--model", tmp_path / "none", "--out", tmp_path / "o"),
                    contains="--max-length must be at most")
+
+
+@pytest.mark.parametrize("order", ["A200000000", "A99999999999999", "(AB)600"])
+def test_a_part_order_that_plays_too_many_parts_is_refused_before_it_is_expanded(order, tmp_path):
+    book = tmp_path / "parts.abc"
+    book.write_text(f"X:1\nT:Parts\nM:6/8\nL:1/8\nP:{order}\nK:G\nP:A\nGAB c2d|\nP:B\nd2c BAG|\n")
+    assert_refused(run("convert", book, tmp_path / "parts.mid"), contains="more than the 1,000 a tune may play")
+    assert not (tmp_path / "parts.mid").exists()
+    book.write_text("X:1\nT:Parts\nM:6/8\nL:1/8\nP:(AB)3\nK:G\nP:A\nGAB c2d|\nP:B\nd2c BAG|\n")  # a real medley
+    assert run("convert", book, tmp_path / "parts.mid").exit_code == 0

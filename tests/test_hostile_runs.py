@@ -137,8 +137,11 @@ def test_many_pieces_are_made_batch_by_batch_and_the_first_batch_is_the_unbatche
     batched = json.loads(r.stdout)
     files = [Path(f) for f in batched["files"]]
     assert len(files) == 7 == len(set(files)) and all(f.is_file() for f in files)
-    assert [Path(f).read_text() for f in whole["files"]] == [f.read_text() for f in files[:2]]
-    assert len({f.read_text() for f in files}) > 2  # later batches draw other tunes
+    def tune(path) -> str:  # the music, without how it was made (the command lines differ)
+        return "\n".join(line for line in Path(path).read_text().splitlines() if not line.startswith("N:musegen-"))
+
+    assert [tune(f) for f in whole["files"]] == [tune(f) for f in files[:2]]
+    assert len({tune(f) for f in files}) > 2  # later batches draw other tunes
     assert musegen.pipeline.sample_batches.__doc__
 
 

@@ -385,7 +385,7 @@ def test_render_failures_are_one_line(tunes, tmp_path, monkeypatch):
     assert "pip install fake" in render.render_unavailable("x.png")
     with pytest.raises(MusegenError, match="no sheet music renderer is installed: pip install fake"):
         render.render_melody(tunes["triplets"], tmp_path / "x.svg")
-    with pytest.raises(UsageError, match="not '.pdf'"):
-        render.render_melody(tunes["triplets"], tmp_path / "x.pdf")
+    with pytest.raises(UsageError, match="not '.jpg'"):  # SVG, PNG and PDF only
+        render.render_melody(tunes["triplets"], tmp_path / "x.jpg")
     with pytest.raises(UsageError, match="unknown renderer"):
         render.render_unavailable("x.svg", renderer="lilypond")

@@ -189,10 +189,8 @@ def test_sheet_music_without_a_renderer_is_refused_in_one_line(tune, tmp_path, m
     abc = tmp_path / "tune.abc"
     _ok("convert", tune, abc)
     assert_refused(run("convert", abc, tmp_path / "sheet.svg"), contains="musegen[render]")
-    roll = tmp_path / "roll.png"  # abc->png is a piano-roll picture: it needs no renderer
-    _ok("convert", abc, roll)
-    assert roll.read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["roll.png", "tune.abc", "tune.musicxml"]
+    assert_refused(run("convert", abc, tmp_path / "sheet.png"), contains="musegen[render]")  # sheet music too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tune.abc", "tune.musicxml"]
 
 
 def test_png_without_a_rasteriser_is_refused_but_svg_is_drawn(tune, tmp_path, monkeypatch):

@@ -76,7 +76,7 @@ class PitchRepresentation(Representation):
     def plan_sampling(self, bundle_path, options):
         return SamplingPlan([START], options.length, options.temperature)
 
-    def write(self, piece, stem, *, formats, force=False):
+    def write(self, piece, stem, *, formats, force=False, provenance=None):
         path = stem.with_name(stem.name + ".txt")
         path.write_text(" ".join(map(str, piece)) + "\n")
         return [path]

@@ -106,13 +106,14 @@ def _root(
 
 
 def _register() -> None:
-    from musegen.cli import convert, evaluate, info, models, prepare, sample, train
+    from musegen.cli import convert, evaluate, gallery, info, models, prepare, sample, train
 
     # the commands written once: one sub-command per entry of the representations' registry
     for verb in (prepare, train, sample, evaluate):
         app.add_typer(verb.app, name=verb.__name__.rsplit(".", 1)[1])
     # one module per command; add an entry here
     app.command("convert")(convert.convert)
+    app.command("gallery")(gallery.gallery)
     app.command("info")(info.info)
     app.command("models")(models.models)
 

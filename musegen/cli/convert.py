@@ -16,7 +16,7 @@ def convert(
     tune: Annotated[Optional[int], typer.Option(help="Which tune of a multi-tune ABC file (1 = the first).")] = None,
     all_tunes: Annotated[bool, typer.Option("--all", help="Convert every tune into the folder OUT.")] = False,
     to: Annotated[Optional[str], typer.Option(
-        help="Output format for --all (mid, wav, musicxml, abc, npz, png, svg).")] = None,
+        help="Output format for --all (mid, wav, musicxml, abc, npz, png, svg, pdf).")] = None,
     no_chords: Annotated[bool, typer.Option("--no-chords", help="Leave out the chord accompaniment.")] = False,
     soundfont: Annotated[Optional[Path], typer.Option(help="SoundFont (.sf2) for WAV output (uses fluidsynth).")] = None,
     synth: Annotated[str, typer.Option(help="WAV synthesizer: auto, builtin or fluidsynth.")] = "auto",
@@ -36,9 +36,9 @@ def convert(
 
     From ABC (one tune, --tune N, or --all: one file per tune):
       abc->abc, abc->mid, abc->musicxml, abc->wav, abc->npz (piano roll),
-      abc->png (piano-roll picture), abc->svg (sheet music).
+      abc->svg, abc->png, abc->pdf (sheet music).
     From MusicXML (the melody: the top voice of the melody part, other parts left out):
-      musicxml->abc, musicxml->mid, musicxml->png and musicxml->svg (sheet music).
+      musicxml->abc, musicxml->mid, musicxml->wav, and musicxml->svg, ->png, ->pdf (sheet music).
     From MIDI:
       mid->wav, mid->npz (piano roll), mid->png (piano-roll picture),
       mid->musicxml (the top voice, quantised to sixteenths and triplets).
@@ -46,9 +46,9 @@ def convert(
       wav->png (spectrogram); flac/ogg->wav (mono, 16 kHz unless --sample-rate).
     From an .npz: a piano roll ->mid, ->png, ->wav; audio frames ->png (spectrogram), ->wav.
 
-    A .png is a piano-roll picture from ABC, MIDI or an .npz, and sheet music
-    from MusicXML.  Sheet music needs verovio or abcm2ps, and for PNG an SVG
-    rasteriser (resvg-py, cairosvg or rsvg-convert): pip install 'musegen\\[render]'.
+    A .png is sheet music from ABC and MusicXML (engraved by verovio, which the
+    default install brings), and a piano-roll picture from MIDI or an .npz (a
+    tune's piano roll: abc->npz, then npz->png).
     """
     import math
 

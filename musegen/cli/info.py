@@ -1,4 +1,4 @@
-"""musegen info [MODEL]: a model bundle's summary."""
+"""musegen info [MODEL | FILE]: a model bundle's summary, or how a generated file was made."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ from musegen.paths import model_path
 
 def info(
     model: Annotated[Optional[Path], typer.Argument(
-        help="Model bundle: a folder, or a shipped model's name (musegen models) \\[default: abc-jigs].")] = None,
+        metavar="[MODEL|FILE]",
+        help="Model bundle: a folder, or a shipped model's name (musegen models) \\[default: abc-jigs]; or a file "
+             "musegen sample wrote (.abc, .mid, .musicxml, .wav, .png, .svg, .pdf, .npz).")] = None,
     json_out: Json = False,
 ) -> None:
-    """Show what a model bundle holds: representation, network, training run, losses."""
+    """Show what a model bundle holds (representation, network, training run, losses), or how a generated file
+    was made (model, representation, seed, temperature, primer, musegen version, the command that remakes it)."""
     from musegen.config import load_json
     from musegen.models import load_bundle
+
+    if model is not None and model.is_file():
+        _file_info(model, json_out=json_out)
+        return
 
     path = model_path(model, default="abc-jigs")
     bundle = load_bundle(path)
@@ -60,3 +67,23 @@ def _input_layer(kind: str, size: int) -> str:
     if kind == "tokens":
         return f", embedding {size}" if size else ", one-hot"
     return f", projection {size}" if size else ""
+
+
+def _file_info(path: Path, *, json_out: bool) -> None:
+    """The provenance written into a generated file, or one line when it holds none."""
+    from musegen.errors import MusegenError
+    from musegen.formats.provenance import read_provenance
+
+    made = read_provenance(path)
+    if not made:
+        raise MusegenError(f"{path}: holds no provenance (musegen sample writes one; convert copies none)")
+    if json_out:
+        emit_json({"file": str(path), "provenance": made})
+        return
+    from musegen.cli.common import console
+
+    out = console(stderr=False)
+    out.print(f"{'file':>15}: {path}", markup=False, soft_wrap=True)
+    for key, value in made.items():
+        shown = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\r", "\\r").replace("\n", "\\n")
+        out.print(f"{key:>15}: {shown}", markup=False, soft_wrap=True)  # one line each

@@ -16,6 +16,7 @@ import typer
 
 from musegen.cli.common import Force, Json, RichReporter, console, emit_json, parse_formats
 from musegen.cli.options import RegistryTyper, command, param, settings_params, settings_values
+from musegen.errors import UsageError
 from musegen.paths import model_path
 
 
@@ -38,6 +39,14 @@ def show_result(result, *, json_out: bool, title: str, columns: tuple[str, ...],
     console(stderr=False).print(table)
 
 
+def command_line() -> str:
+    """The command line as typed (``musegen sample ...``), quoted for a shell: it makes the same files again."""
+    import shlex
+    import sys
+
+    return shlex.join(["musegen", *sys.argv[1:]])
+
+
 def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, format: str, force: bool,
                json_out: bool, engine: str, **values: Any) -> None:
     """Check the options, load the model, sample, show the summary: the body of every `sample` command."""
@@ -47,14 +56,27 @@ def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, f
 
     # refuse bad options before the model (and TensorFlow) is loaded
     options = rep_cls.SampleOptions.from_dict(settings_values(rep_cls.SampleOptions, values))
-    formats = parse_formats(format, rep_cls.output_formats)
+    formats = parse_formats(format, (*rep_cls.output_formats, "html"))
+    page = "html" in formats  # not a file per piece: the gallery of OUT, refreshed at the end
+    formats = tuple(f for f in formats if f != "html")
+    if not formats:
+        raise UsageError("--format html needs a format of the pieces too (e.g. --format abc,svg,wav,html)")
     missing = tuple(f for f in rep_cls.required_formats if f not in formats)
     check_sampling(seed=seed, num=num)
+    if page:
+        from musegen.gallery import check_index
+
+        check_index(out, force=force)
     bundle = load_bundle(model_path(model, default=rep_cls.default_model), representation=rep_cls.name,
                          engine=engine)
     result = sample(bundle, options, num=num, seed=seed, out=out, formats=(*missing, *formats), force=force,
-                    reporter=RichReporter(quiet=json_out))
+                    reporter=RichReporter(quiet=json_out), command=command_line())
     rep = bundle.representation
+    if page:
+        from musegen.gallery import build_gallery
+
+        index, _, _ = build_gallery(out, force=force)
+        result.files.append(index)
     show_result(result, json_out=json_out, title=rep.summary_title(result, result.plan),
                 columns=rep.summary_columns, row=rep.summary_row)
 
@@ -62,7 +84,8 @@ def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, f
 def make(rep_cls) -> Callable[..., Any]:
     """The function of ``musegen sample NAME`` for the representation ``rep_cls``."""
     noun = rep_cls.piece_noun
-    formats = rep_cls.format_help or f"Comma-separated: {', '.join(rep_cls.output_formats)}."
+    formats = (rep_cls.format_help or f"Comma-separated: {', '.join(rep_cls.output_formats)}.") + \
+        " Add html to refresh OUT/index.html, the gallery (musegen gallery)."
     params = [
         param("model", Annotated[Optional[Path], typer.Option(
             help=f"Model bundle: a folder, or a shipped model's name (musegen models) [default: {rep_cls.default_model}].")]),

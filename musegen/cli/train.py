@@ -16,7 +16,10 @@ import typer
 
 from musegen.cli.common import Cell, Json, Optimizer, RichReporter, emit_json, Force
 from musegen.cli.options import RegistryTyper, argument, command, param, settings_params, settings_values
+from musegen.distribute import STRATEGIES
 from musegen.errors import UsageError
+
+Strategy = Enum("Strategy", {s.replace("-", "_"): s for s in STRATEGIES}, type=str)  # --strategy's choices
 
 
 
@@ -46,7 +49,8 @@ NETWORK_OPTIONS = {
     "embedding": None,  # named and explained by each representation (embedding or projection)
     "dropout": _opt(float, "Dropout between layers."),
     "seq_len": _opt(int, "Steps per training window (BPTT length)."),
-    "batch_size": _opt(int, "Windows per batch."),
+    "batch_size": _opt(int, "Windows per batch: the global batch, split among the replicas of a --strategy "
+                            "mirrored or multi-worker run."),
     "epochs": _opt(int, "Training epochs."),
     "optimizer": _opt(Optimizer, "Optimizer."),
     "lr": _opt(float, "Learning rate."),
@@ -59,6 +63,20 @@ DATA_OPTIONS = {
     "transpose": _opt(str, "Semitone shifts added as augmentation ('-2,2')."),
 }
 PATIENCE = _opt(int, "Stop after this many epochs with no improvement (0: never).")
+# where training runs (not saved as settings: a --resume may run elsewhere)
+DEVICE_OPTIONS = {
+    "strategy": (Annotated[Strategy, typer.Option(
+        help="single: one device; mirrored: every local GPU (or the --cpu-replicas); multi-worker: the machines "
+             "TF_CONFIG names, each running this same command (worker 0 writes the model); auto: multi-worker "
+             "where TF_CONFIG names a cluster, mirrored where there are several GPUs, else single.")],
+                 Strategy.auto),
+    "cpu_replicas": (Annotated[int, typer.Option(
+        help="Split the CPU into this many devices for --strategy mirrored (0: off): the mirrored path "
+             "without GPUs, for tests.")], 0),
+    "mixed_precision": (Annotated[bool, typer.Option(
+        "--mixed-precision", help="Compute in float16 on GPUs (weights and the output head stay float32); "
+                                  "refused without a GPU.")], False),
+}
 CONFIG_NAMES = {*NETWORK_OPTIONS, *DATA_OPTIONS, "patience"}  # the options that are fields of TrainConfig
 
 
@@ -92,9 +110,12 @@ def resolve(rep_cls, values: dict[str, Any]):
 
 def run_train(rep_cls, corpus: str, **values: Any) -> None:
     """Resolve the settings, train, report: the body of every `train` command."""
+    from musegen.distribute import DeviceOptions
     from musegen.pipeline import train
 
     json_out, resume, force = values.pop("json_out"), values.pop("resume"), values.pop("force")
+    devices = DeviceOptions(strategy=values.pop("strategy").value, cpu_replicas=values.pop("cpu_replicas"),
+                            mixed_precision=values.pop("mixed_precision"))
     out = values.pop("out")
     config, preset_name, given, extra = resolve(rep_cls, values)
     stem = corpus.split(":", 1)[1] if corpus.startswith("music21:") else Path(corpus).stem
@@ -104,12 +125,14 @@ def run_train(rep_cls, corpus: str, **values: Any) -> None:
     if resume and (set(given) - {"epochs", "patience"} or values.get("preset") or extra):
         raise UsageError("with --resume only --epochs and --patience may change; the rest comes from the bundle")
     result = train(rep_cls.name, corpus, out=out, config=config, preset=preset_name, resume=resume, force=force,
-                   resume_changes=given, reporter=reporter)
+                   resume_changes=given, reporter=reporter, devices=devices)
     h = result.history
     summary = {"model": str(result.out), "epochs": len(h["loss"]), "best_epoch": h["best_epoch"],
                "best_val_loss": h["best_val_loss"], "interrupted": result.interrupted, **result.summary}
     if json_out:
-        emit_json({**summary, "trained": result.trained})
+        emit_json({**summary, "trained": result.trained, "chief": result.chief})
+    elif not result.chief:
+        pass  # a multi-worker run's other workers stay quiet: the chief reports and writes the model
     elif not result.trained:
         reporter.log(f"nothing to do: {result.out} has trained {len(h['loss'])} epochs already "
                      "(give --resume a larger --epochs)")
@@ -137,6 +160,7 @@ def make(rep_cls) -> Callable[..., Any]:
         *network,
         *data_params(rep_cls),
         param("patience", PATIENCE),
+        *(param(k, annotation, default) for k, (annotation, default) in DEVICE_OPTIONS.items()),
         param("resume", Annotated[bool, typer.Option("--resume", help="Continue training the bundle at --out.")],
               False),
         param("force", Force, False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ SUFFIXES: dict[str, str] = {
     ".flac": "audio",  # read only (soundfile): converted to frames, a spectrogram or WAV
     ".ogg": "audio",
     ".npz": "npz",  # arrays: a piano roll (kind "pianoroll") or audio frames (kind "frames")
-    ".png": "png",  # a piano-roll picture from ABC, MIDI or an .npz; sheet music from MusicXML
+    ".png": "png",  # sheet music from ABC or MusicXML; a piano-roll picture from MIDI or an .npz; a spectrogram
     ".svg": "svg",  # sheet music
+    ".pdf": "pdf",  # sheet music
 }
 
 
@@ -59,6 +60,7 @@ class ConvertOptions:
     overlap: bool = False  # audio frames: half-overlapping windowed frames (overlap-add)
     steps_per_beat: int = 4  # piano-roll grid (12 keeps triplets)
     drums: bool = False  # keep the drum channel in piano rolls
+    provenance: dict[str, str] = field(default_factory=dict)  # how the piece was made: written into each file
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +68,53 @@ class ConvertOptions:
 class ConvertReport:
     files: list[Path]
     notes: list[str]
+
+
+def _tidy_musicxml(data: bytes) -> bytes:
+    from musegen.formats.melody import tidy_musicxml
+
+    return tidy_musicxml(data)
+
+
+# output suffix -> what is done to every file written there before it is published; add an entry here
+FINISHERS: dict[str, Callable[[bytes], bytes]] = {".musicxml": _tidy_musicxml, ".xml": _tidy_musicxml}
+
+
+def write_stamped(dst: Path, options: ConvertOptions, write: Callable[[Path, ConvertOptions], Any]) -> Any:
+    """``write(dst, options)`` with ``options.provenance`` added to the file (:mod:`musegen.formats.provenance`)
+    and the file finished by :data:`FINISHERS` (MusicXML: steady part ids, an instrument per part).
+
+    With a provenance, the writer writes a temporary beside ``dst``, the
+    provenance goes into it, and only then is it published at ``dst``
+    (never over an existing file without ``options.force``): nothing
+    half-written or unstamped is ever seen there.
+    """
+    finish = FINISHERS.get(Path(dst).suffix.lower())
+    if not options.provenance and finish is None:
+        return write(dst, options)
+    from musegen.fileio import atomic_path
+    from musegen.formats.provenance import embed
+
+    tmp = None
+    try:
+        with output_errors(dst), atomic_path(dst, force=options.force) as tmp:
+            result = write(tmp, replace(options, force=True, provenance={}))  # stamped once, here
+            if finish is not None:
+                tmp.write_bytes(finish(tmp.read_bytes()))
+            embed(tmp, options.provenance)
+    except MusegenError as exc:  # name the output, not its temporary
+        raise type(exc)(str(exc).replace(str(tmp), str(dst)) if tmp else str(exc)) from None
+    return result
+
+
+def stamped(writer: Callable[[Any, Path, ConvertOptions], Any]) -> Callable[[Any, Path, ConvertOptions], Any]:
+    """A writer ``(piece, dst, options)`` that also writes ``options.provenance`` into the file (see
+    :func:`write_stamped`)."""
+    def write(piece: Any, dst: Path, options: ConvertOptions) -> Any:
+        return write_stamped(dst, options, lambda path, opts: writer(piece, path, opts))
+
+    write.__doc__ = writer.__doc__
+    return write
 
 
 # -- piano rolls ------------------------------------------------------------------------------------------
@@ -97,12 +146,14 @@ def _write_roll_wav(roll, dst: Path, options: ConvertOptions) -> None:
                 sample_rate=options.sample_rate or SYNTH_RATE, force=options.force)
 
 
-# piano-roll writer per output format; add an entry for a new format
+# piano-roll writer per output format (each writes options.provenance too); add an entry for a new format
 ROLL_WRITERS: dict[str, Callable[[Any, Path, ConvertOptions], None]] = {
-    "npz": _write_roll_npz,
-    "mid": _write_roll_mid,
-    "png": _write_roll_png,
-    "wav": _write_roll_wav,
+    fmt: stamped(writer) for fmt, writer in {
+        "npz": _write_roll_npz,
+        "mid": _write_roll_mid,
+        "png": _write_roll_png,
+        "wav": _write_roll_wav,
+    }.items()
 }
 
 
@@ -265,31 +316,61 @@ def _abc_via_roll(fmt: str) -> Callable[[str, Path, ConvertOptions], list[str]]:
     return write
 
 
+def abc_sheet_melody(tune: str) -> tuple[Any, list[str]]:
+    """The melody of an ABC tune to engrave, with what had to be repaired.
+
+    A tune music21 cannot read as it is (generated ABC the checker repaired
+    but music21 still trips on) is read again with the repairs of
+    :func:`musegen.formats.score.parse_abc_score` (unreadable chord symbols
+    and bars dropped), so that it still engraves.
+    """
+    import contextlib
+    import io
+
+    from musegen.formats.melody import abc_to_melody, score_to_melody
+    from musegen.formats.score import parse_abc_score
+
+    with contextlib.redirect_stderr(io.StringIO()):  # music21 prints its parser warnings there
+        try:
+            return abc_to_melody(tune), []
+        except MusegenError as exc:
+            first = str(exc)
+        try:
+            score, report = parse_abc_score(tune)
+            melody = score_to_melody(score, title=score.metadata.title if score.metadata else "")
+        except MusegenError:
+            raise MusegenError(first) from None
+    return melody, [f"engraved after repairs: {'; '.join(report) or first}"]
+
+
 def _abc_to_sheet(tune: str, dst: Path, options: ConvertOptions) -> list[str]:
-    from musegen.formats.melody import abc_to_melody
-
     _check_renderer(dst)
-    _write_sheet(abc_to_melody(tune), dst, options)
-    return []
+    melody, notes = abc_sheet_melody(tune)
+    _write_sheet(melody, dst, options)
+    return notes
 
 
-# tune writer per output format (ABC text in); add an entry for a new format
+# tune writer per output format (ABC text in; each writes options.provenance too); add an entry for a new format
 TUNE_WRITERS: dict[str, Callable[[str, Path, ConvertOptions], list[str]]] = {
-    "abc": _abc_to_abc,
-    "mid": _abc_to_mid,
-    "musicxml": _abc_to_musicxml,
-    "wav": _abc_to_wav,
-    "npz": _abc_via_roll("npz"),  # piano roll
-    "png": _abc_via_roll("png"),  # piano-roll picture
-    "svg": _abc_to_sheet,  # sheet music of the melody
+    fmt: stamped(writer) for fmt, writer in {
+        "abc": _abc_to_abc,
+        "mid": _abc_to_mid,
+        "musicxml": _abc_to_musicxml,
+        "wav": _abc_to_wav,
+        "npz": _abc_via_roll("npz"),  # piano roll
+        "png": _abc_to_sheet,  # sheet music of the melody (the piano-roll picture: abc->npz->png)
+        "svg": _abc_to_sheet,
+        "pdf": _abc_to_sheet,
+    }.items()
 }
 
 
 def write_tune(tune: str, stem: Path, *, formats: tuple[str, ...], force: bool = False,
-               options: ConvertOptions | None = None) -> list[Path]:
-    """Write one ABC tune as ``stem.abc``, ``stem.mid``... for each format."""
+               options: ConvertOptions | None = None, provenance: dict[str, str] | None = None) -> list[Path]:
+    """Write one ABC tune as ``stem.abc``, ``stem.mid``... for each format (``provenance`` in each file)."""
     options = options or ConvertOptions(force=force)
     options.force = force
+    options.provenance = dict(provenance or {})
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
@@ -379,13 +460,13 @@ def _write_melody(fmt: str) -> Callable[[Any, Path, ConvertOptions], None]:
 
 
 def _check_renderer(dst: Path) -> None:
-    """Refuse in one line, before any reading, when no engraver (or, for PNG, rasteriser) is installed."""
+    """Refuse in one line, before any reading, when no engraver (or, for PNG and PDF, converter) is installed."""
     from musegen.formats.render import render_unavailable
 
     reason = render_unavailable(dst)
     if reason is not None:
         raise MusegenError(f"{dst}: cannot draw sheet music: {reason} "
-                           "(pip install 'musegen[render]' installs verovio and resvg-py)")
+                           "(they come with musegen: pip install 'musegen[render]' puts verovio, resvg-py and svglib back)")
 
 
 def _write_sheet(melody, dst: Path, options: ConvertOptions) -> None:
@@ -394,16 +475,28 @@ def _write_sheet(melody, dst: Path, options: ConvertOptions) -> None:
     render_melody(melody, dst, force=options.force)
 
 
-# melody writer per output format; add an entry for a new format
+def _melody_to_wav(melody, dst: Path, options: ConvertOptions) -> None:
+    from musegen.formats.melody import melody_to_song
+    from musegen.formats.synth import song_to_wav
+
+    song_to_wav(melody_to_song(melody)[0], dst, soundfont=options.soundfont, synth=options.synth,
+                sample_rate=options.sample_rate or SYNTH_RATE, force=options.force)
+
+
+# melody writer per output format (each writes options.provenance too); add an entry for a new format
 MELODY_WRITERS: dict[str, Callable[[Any, Path, ConvertOptions], None]] = {
-    "abc": _write_melody("abc"),  # melody_to_abc
-    "mid": _write_melody("mid"),
-    "musicxml": _write_melody("musicxml"),
-    "png": _write_sheet,  # sheet music
-    "svg": _write_sheet,
+    fmt: stamped(writer) for fmt, writer in {
+        "abc": _write_melody("abc"),  # melody_to_abc
+        "mid": _write_melody("mid"),
+        "musicxml": _write_melody("musicxml"),
+        "wav": _melody_to_wav,  # played by the synthesizer
+        "png": _write_sheet,  # sheet music
+        "svg": _write_sheet,
+        "pdf": _write_sheet,
+    }.items()
 }
 # check run on the destination before a melody is read (refuse early); add an entry for a format that needs one
-MELODY_CHECKS: dict[str, Callable[[Path], None]] = {"png": _check_renderer, "svg": _check_renderer}
+MELODY_CHECKS: dict[str, Callable[[Path], None]] = {fmt: _check_renderer for fmt in ("png", "svg", "pdf")}
 
 
 def _via_melody(read: Callable[[Path, ConvertOptions], tuple[Any, list[str]]], fmt: str
@@ -425,12 +518,15 @@ CONVERTERS: dict[tuple[str, str], Callable[[Path, Path, ConvertOptions], Convert
     ("abc", "musicxml"): _from_abc("musicxml"),
     ("abc", "wav"): _from_abc("wav"),
     ("abc", "npz"): _from_abc("npz"),  # piano roll
-    ("abc", "png"): _from_abc("png"),  # piano-roll picture (sheet music: abc->svg, or abc->musicxml->png)
+    ("abc", "png"): _from_abc("png"),  # sheet music (the piano-roll picture: abc->npz->png)
     ("abc", "svg"): _from_abc("svg"),  # sheet music
+    ("abc", "pdf"): _from_abc("pdf"),  # sheet music
     ("musicxml", "abc"): _via_melody(_read_musicxml, "abc"),  # the melody: top voice of the melody part
     ("musicxml", "mid"): _via_melody(_read_musicxml, "mid"),
     ("musicxml", "png"): _via_melody(_read_musicxml, "png"),  # sheet music
     ("musicxml", "svg"): _via_melody(_read_musicxml, "svg"),
+    ("musicxml", "pdf"): _via_melody(_read_musicxml, "pdf"),
+    ("musicxml", "wav"): _via_melody(_read_musicxml, "wav"),  # the melody, played
     ("mid", "musicxml"): _via_melody(_read_midi, "musicxml"),  # top voice, quantised
     ("mid", "wav"): _mid_to_wav,
     ("wav", "npz"): _wav_to_frames,  # audio frames (kind "frames")

@@ -1149,3 +1149,32 @@ def write_melody(melody: Melody, path: str | os.PathLike, *, fmt: str, force: bo
     WRITERS[fmt](melody, path, force)
     return path
 
+
+
+def tidy_musicxml(data: bytes) -> bytes:
+    """music21's MusicXML made steady and complete for notation programs.
+
+    Each part's random id (``P3a06...``) becomes ``P1``, ``P2``... (the same
+    score gives the same file), and a part with no instrument gets a piano
+    (``<score-instrument>`` and ``<midi-instrument>``): MuseScore reports
+    "no instrument found for part" without one.
+    """
+    import re
+
+    text = data.decode("utf-8")
+    ids = list(dict.fromkeys(re.findall(r'<score-part id="([^"]+)"', text)))
+    for n, old in enumerate(ids, 1):
+        text = re.sub(rf'(id=")({re.escape(old)})([-"])', lambda m, new=f"P{n}": m.group(1) + new + m.group(3), text)
+
+    def instrument(match: re.Match) -> str:
+        part, body = match.group(1), match.group(2)
+        if "<score-instrument" in body:
+            return match.group(0)
+        indent = "\n      "
+        extra = (f'{indent}<score-instrument id="{part}-I1">{indent}  <instrument-name>Piano</instrument-name>'
+                 f'{indent}</score-instrument>{indent}<midi-instrument id="{part}-I1">{indent}  <midi-channel>1'
+                 f'</midi-channel>{indent}  <midi-program>1</midi-program>{indent}</midi-instrument>')
+        return f'<score-part id="{part}">{body.rstrip()}{extra}\n    </score-part>'
+
+    text = re.sub(r'<score-part id="([^"]+)">(.*?)</score-part>', instrument, text, flags=re.S)
+    return text.encode("utf-8")

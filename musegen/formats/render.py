@@ -1,17 +1,22 @@
-"""Sheet music of a melody as SVG or PNG, drawn by an optional engraver in a subprocess.
+"""Sheet music of a melody as SVG, PNG or PDF, drawn by an engraver in a subprocess.
 
-Nothing here is needed at install time.  Each tool runs in a child process
-with a time limit, so a crash or a hang in it never takes musegen down: a
+musegen's own dependencies draw all three (verovio, resvg-py, svglib with
+ReportLab: wheels, no system package); the system tools below are optional
+fallbacks.  Each tool runs in a child process with a time limit, so a crash
+or a hang in it (an engraver fed a broken score) never takes musegen down: a
 missing or failing tool is reported as one :class:`MusegenError` line.
 
-Engravers (:data:`RENDERERS`, the first available one is used):
+Engravers (:data:`RENDERERS`, the first available one that succeeds is used):
 
-* ``verovio`` (``pip install verovio``): engraves the melody's MusicXML;
+* ``verovio`` (a dependency): engraves the melody's MusicXML;
 * ``abcm2ps`` (a program on PATH, ``apt-get install abcm2ps``): engraves the
   melody's ABC (:func:`~musegen.formats.melody.melody_to_abc`).
 
 Both write SVG.  A PNG also needs an SVG rasteriser (:data:`RASTERISERS`):
-``resvg-py`` or ``cairosvg`` (pip), or ``rsvg-convert`` on PATH.
+``resvg-py`` (a dependency) or ``cairosvg`` (pip), or ``rsvg-convert`` on
+PATH.  A PDF needs an SVG-to-PDF converter (:data:`PDF_WRITERS`): ``svglib``
+(a dependency: pure Python over ReportLab, vector PDF, deterministic output)
+or ``cairosvg``, or ``rsvg-convert``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from musegen.formats.melody import Melody, melody_to_abc, melody_to_score
 
 TIMEOUT_S = 120  # seconds one engraver or rasteriser may run
 PNG_WIDTH = 1600  # pixels
-SUFFIXES = (".svg", ".png")
+SUFFIXES = (".svg", ".png", ".pdf")
 
 _VEROVIO = """\
 import sys
@@ -44,7 +49,7 @@ except Exception:
     pass
 tk = verovio.toolkit()
 tk.setOptions({"pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": True, "scale": 40,
-               "breaks": "auto", "footer": "none"})
+               "breaks": "auto", "footer": "none", "xmlIdSeed": 1})  # the same ids: the same file every time
 if not tk.loadFile(sys.argv[1]):
     sys.exit("verovio could not read the MusicXML")
 with open(sys.argv[2], "w", encoding="utf-8") as f:
@@ -67,6 +72,49 @@ _CAIROSVG = """\
 import sys
 import cairosvg
 cairosvg.svg2png(url=sys.argv[1], write_to=sys.argv[2], background_color="white", output_width=int(sys.argv[3]))
+"""
+
+# vector PDF, one page the size of the drawing; invariant: no date or random id, the same file every time
+_SVGLIB = """\
+import logging
+import sys
+logging.disable(logging.WARNING)  # svglib logs every SVG attribute it does not use
+from reportlab.graphics import renderPDF
+from reportlab.pdfgen.canvas import Canvas
+from svglib.svglib import svg2rlg
+import re
+
+
+def flat(match):  # verovio's titles: text of size 0 holding placed and sized spans; svglib places only <text>
+    inner = match.group(1)
+    place = re.search(r'<tspan[^>]*? x="([^"]+)" y="([^"]+)"(?: text-anchor="([^"]+)")?', inner)
+    size = re.findall(r'font-size="([^"]+)"', inner)
+    words = re.sub(r"<title[^>]*>.*?</title>|<[^>]+>", "", inner, flags=re.S)
+    if not place or not size:
+        return match.group(0)
+    anchor = f' text-anchor="{place.group(3)}"' if place.group(3) else ""
+    return (f'<text x="{place.group(1)}" y="{place.group(2)}"{anchor} font-size="{size[-1]}">'
+            + " ".join(words.split()) + "</text>")
+
+
+with open(sys.argv[1], encoding="utf-8") as f:
+    svg = re.sub(r'<text font-size="0px">(.*?)</text>', flat, f.read(), flags=re.S)
+with open(sys.argv[2] + ".svg", "w", encoding="utf-8") as f:
+    f.write(svg)
+drawing = svg2rlg(sys.argv[2] + ".svg")
+if drawing is None:
+    sys.exit("svglib could not read the SVG")
+page = Canvas(sys.argv[2], pagesize=(drawing.width, drawing.height), invariant=1)
+page.setCreator("musegen")
+renderPDF.draw(drawing, page, 0, 0)
+page.showPage()
+page.save()
+"""
+
+_CAIROSVG_PDF = """\
+import sys
+import cairosvg
+cairosvg.svg2pdf(url=sys.argv[1], write_to=sys.argv[2])
 """
 
 
@@ -147,6 +195,23 @@ RASTERISERS: dict[str, Tool] = {
 }
 
 
+# name -> SVG-to-PDF converter, in order of preference.  Add an entry here.
+PDF_WRITERS: dict[str, Tool] = {
+    "svglib": Tool(_module("svglib"), "pip install svglib",
+                   lambda svg, pdf: [sys.executable, "-c", _SVGLIB, str(svg), str(pdf)]),
+    "cairosvg": Tool(_module("cairosvg"), "pip install cairosvg",
+                     lambda svg, pdf: [sys.executable, "-c", _CAIROSVG_PDF, str(svg), str(pdf)]),
+    "rsvg-convert": Tool(_program("rsvg-convert"), "apt-get install librsvg2-bin",
+                         lambda svg, pdf: ["rsvg-convert", "-f", "pdf", "-o", str(pdf), str(svg)]),
+}
+
+# output suffix -> (what converts the engraver's SVG, the tools), looked up when used (tests replace the tables)
+CONVERSIONS: dict[str, Callable[[], tuple[str, dict[str, Tool]]]] = {
+    ".png": lambda: ("SVG rasteriser (needed for PNG; .svg works without one)", RASTERISERS),
+    ".pdf": lambda: ("SVG-to-PDF converter (needed for PDF; .svg works without one)", PDF_WRITERS),
+}
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -179,12 +244,17 @@ def rasterisers() -> list[str]:
     return _available(RASTERISERS)
 
 
+def pdf_writers() -> list[str]:
+    """The SVG-to-PDF converters available here, in order of preference."""
+    return _available(PDF_WRITERS)
+
+
 def _missing(kind: str, tools: dict[str, Tool]) -> str:
     return f"no {kind} is installed: " + ", or ".join(tool.install for tool in tools.values())
 
 
 def render_unavailable(path: str | os.PathLike, *, renderer: str | None = None) -> str | None:
-    """Why ``path`` (``.svg`` or ``.png``) cannot be drawn here, or None when it can.
+    """Why ``path`` (``.svg``, ``.png`` or ``.pdf``) cannot be drawn here, or None when it can.
 
     Raises
     ------
@@ -200,20 +270,22 @@ def render_unavailable(path: str | os.PathLike, *, renderer: str | None = None) 
         return f"the renderer {renderer} is not installed: {RENDERERS[renderer].install}"
     if not renderers():
         return _missing("sheet music renderer", RENDERERS)
-    if suffix == ".png" and not rasterisers():
-        return _missing("SVG rasteriser (needed for PNG; .svg works without one)", RASTERISERS)
+    if suffix in CONVERSIONS:
+        kind, tools = CONVERSIONS[suffix]()
+        if not _available(tools):
+            return _missing(kind, tools)
     return None
 
 
 def render_melody(melody: Melody, path: str | os.PathLike, *, renderer: str | None = None,
                   force: bool = False) -> Path:
-    """Draw a melody as sheet music, SVG or PNG by the suffix of ``path``, atomically.
+    """Draw a melody as sheet music, SVG, PNG or PDF by the suffix of ``path``, atomically.
 
     Parameters
     ----------
     melody : Melody
     path : path-like
-        ``.svg`` or ``.png``.
+        ``.svg``, ``.png`` or ``.pdf``.
     renderer : str, optional
         A key of :data:`RENDERERS`; by default each available one is tried in
         turn until one succeeds.
@@ -223,7 +295,7 @@ def render_melody(melody: Melody, path: str | os.PathLike, *, renderer: str | No
     Raises
     ------
     MusegenError
-        One line: no renderer (or rasteriser) installed, or every one failed.
+        One line: no renderer (or converter) installed, or every one failed.
     """
     path = Path(path)
     reason = render_unavailable(path, renderer=renderer)
@@ -242,11 +314,12 @@ def render_melody(melody: Melody, path: str | os.PathLike, *, renderer: str | No
         if svg is None:
             raise MusegenError(f"{path}: cannot draw sheet music: " + "; ".join(failures))
         out = svg
-        if path.suffix.lower() == ".png":
-            out = Path(tmp) / "melody.png"
-            for name in rasterisers():
+        if path.suffix.lower() in CONVERSIONS:
+            tools = CONVERSIONS[path.suffix.lower()]()[1]
+            out = Path(tmp) / ("melody" + path.suffix.lower())
+            for name in _available(tools):
                 try:
-                    _run(RASTERISERS[name].action(svg, out), name)
+                    _run(tools[name].action(svg, out), name)
                     break
                 except MusegenError as exc:
                     failures.append(str(exc))

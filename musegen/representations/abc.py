@@ -14,6 +14,7 @@ import numpy as np
 from musegen.config import Settings, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
+from musegen.limits import MAX_TUNE_CHARS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PAD, START, END, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -46,6 +47,9 @@ class AbcSampleOptions(Settings):
 
     def validate(self) -> None:
         check_sampling(temperature=self.temperature, max_length=self.max_length, candidates=self.candidates)
+        if self.max_length > MAX_TUNE_CHARS:
+            raise UsageError(f"--max-length must be at most {MAX_TUNE_CHARS:,} (a tune's budget), "
+                             f"got {self.max_length:,}")
         read_primer(self.primer, check_only=True)
 
 
@@ -207,7 +211,7 @@ class AbcRepresentation(Representation):
         return [0, START_ID, UNK_ID]
 
     # -- output ---------------------------------------------------------------
-    output_formats: ClassVar[tuple[str, ...]] = ("abc", "mid", "wav", "musicxml")
+    output_formats: ClassVar[tuple[str, ...]] = ("abc", "mid", "wav", "musicxml", "svg", "png", "pdf")  # + sheet music
 
     def postprocess(self, piece: str, *, index: int) -> tuple[str, dict[str, Any]]:
         """Check every bar against the meter, repair what can be repaired."""
@@ -244,10 +248,11 @@ class AbcRepresentation(Representation):
         """A tune is its primer (e.g. ``X:``) then what was generated."""
         return primer + piece
 
-    def write(self, piece: str, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
+    def write(self, piece: str, stem: Path, *, formats: tuple[str, ...], force: bool = False,
+              provenance: dict[str, str] | None = None) -> list[Path]:
         from musegen.formats import write_tune
 
-        return write_tune(piece, stem, formats=formats, force=force)
+        return write_tune(piece, stem, formats=formats, force=force, provenance=provenance)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "min_count": self.min_count, "vocab": self.vocab}

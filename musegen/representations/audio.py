@@ -324,8 +324,8 @@ class AudioRepresentation(Representation):
                        "peak": round(peak, 4), "gain": round(gain, 4), "spectral_flatness": flatness,
                        "valid": peak > 1e-4}
 
-    def write_format(self, piece: np.ndarray, path: Path, fmt: str, *, force: bool = False) -> None:
-        AUDIO_WRITERS[fmt](self, piece, path, force)
+    def write_format(self, piece: np.ndarray, path: Path, fmt: str, options: Any) -> None:
+        AUDIO_WRITERS[fmt](self, piece, path, options)
 
     # -- bundle -----------------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -416,24 +416,29 @@ class AudioRepresentation(Representation):
         return result
 
 
-def _write_wav(rep: AudioRepresentation, audio: np.ndarray, path: Path, force: bool) -> None:
+def _write_wav(rep: AudioRepresentation, audio: np.ndarray, path: Path, options: Any) -> None:
+    from musegen.formats import write_stamped
     from musegen.formats.audio import write_audio
 
-    write_audio(audio, path, sample_rate=rep.sample_rate, force=force)  # 16-bit, clipped (never wrapped)
+    write_stamped(path, options, lambda out, opts: write_audio(  # 16-bit, clipped (never wrapped); provenance
+        audio, out, sample_rate=rep.sample_rate, force=opts.force))
 
 
-def _write_png(rep: AudioRepresentation, audio: np.ndarray, path: Path, force: bool) -> None:
+def _write_png(rep: AudioRepresentation, audio: np.ndarray, path: Path, options: Any) -> None:
+    from musegen.formats import write_stamped
     from musegen.formats.audio import draw_spectrogram
 
-    draw_spectrogram(audio, path, sample_rate=rep.sample_rate, force=force)
+    write_stamped(path, options, lambda out, opts: draw_spectrogram(
+        audio, out, sample_rate=rep.sample_rate, force=opts.force))
 
 
-def _write_npz(rep: AudioRepresentation, audio: np.ndarray, path: Path, force: bool) -> None:
+def _write_npz(rep: AudioRepresentation, audio: np.ndarray, path: Path, options: Any) -> None:
+    from musegen.formats import write_stamped
     from musegen.formats.audio import audio_to_frames, write_frames
 
-    write_frames(audio_to_frames(audio, sample_rate=rep.sample_rate, frame_seconds=rep.frame_seconds,
-                                 overlap=rep.overlap), path, force=force)
+    frames = audio_to_frames(audio, sample_rate=rep.sample_rate, frame_seconds=rep.frame_seconds, overlap=rep.overlap)
+    write_stamped(path, options, lambda out, opts: write_frames(frames, out, force=opts.force))
 
 
-# output format -> writer(representation, audio, path, force); add an entry for a new format
+# output format -> writer(representation, audio, path, options); add an entry for a new format
 AUDIO_WRITERS = {"wav": _write_wav, "png": _write_png, "npz": _write_npz}

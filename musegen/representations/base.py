@@ -183,17 +183,26 @@ class Representation(ABC):
     @abstractmethod
     def head(self) -> OutputSpec: ...
 
-    def write(self, piece: Any, stem: Path, *, formats: tuple[str, ...], force: bool = False) -> list[Path]:
-        """Write ``piece`` as ``stem`` + each format's suffix (by :meth:`write_format`); return the paths written."""
+    def write(self, piece: Any, stem: Path, *, formats: tuple[str, ...], force: bool = False,
+              provenance: dict[str, str] | None = None) -> list[Path]:
+        """Write ``piece`` as ``stem`` + each format's suffix (by :meth:`write_format`); return the paths written.
+
+        ``provenance`` (how the piece was made: model, seed, temperature...) goes
+        into each file in the form its format allows.
+        """
+        from musegen.formats import ConvertOptions
+
+        options = ConvertOptions(force=force, provenance=dict(provenance or {}))
         paths = []
         for fmt in formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
-            self.write_format(piece, path, fmt, force=force)
+            self.write_format(piece, path, fmt, options)
             paths.append(path)
         return paths
 
-    def write_format(self, piece: Any, path: Path, fmt: str, *, force: bool = False) -> None:
-        """Write ``piece`` to ``path`` as ``fmt`` (one of :attr:`output_formats`), atomically."""
+    def write_format(self, piece: Any, path: Path, fmt: str, options: Any) -> None:
+        """Write ``piece`` to ``path`` as ``fmt`` (one of :attr:`output_formats`), atomically, with ``options``
+        (a :class:`musegen.formats.ConvertOptions`: ``force``, ``provenance``)."""
         raise NotImplementedError
 
     @abstractmethod

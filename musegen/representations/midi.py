@@ -427,10 +427,10 @@ class MidiRepresentation(Representation):
         stats = roll_statistics(piece)
         return piece, {"title": f"midi_{index}", **stats, "valid": stats["notes"] > 0}
 
-    def write_format(self, piece: Any, path: Path, fmt: str, *, force: bool = False) -> None:
-        from musegen.formats import ROLL_WRITERS, ConvertOptions
+    def write_format(self, piece: Any, path: Path, fmt: str, options: Any) -> None:
+        from musegen.formats import ROLL_WRITERS
 
-        ROLL_WRITERS[fmt](piece, path, ConvertOptions(force=force))
+        ROLL_WRITERS[fmt](piece, path, options)
 
     # -- bundle -----------------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

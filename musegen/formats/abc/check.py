@@ -35,6 +35,7 @@ allows.  The same rules apply to human and generated tunes.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -45,7 +46,15 @@ from fractions import Fraction
 from pathlib import Path
 
 from musegen.errors import MusegenError
-from musegen.formats.abc.lexer import ANNOTATION_MARKS, Lexer, Token, field_line, length_value
+from musegen.formats.abc.lexer import (
+    ANNOTATION_MARKS,
+    DECORATION_CHARS,
+    Lexer,
+    Token,
+    field_line,
+    length_value,
+    tokenize,
+)
 
 # a chord symbol: root (or bass note alone), type, optional /bass, optional brackets
 _CHORD_NAME = re.compile(
@@ -97,12 +106,14 @@ _KNOWN_TYPES = {
 }
 _CHORDISH_MARK = re.compile(r"[#b0-9]|m|d$|a$|maj|dim|aug|sus")
 _NAME_BEFORE_QUOTE = re.compile(r"(\(?[A-G][#b]?[A-Za-z0-9#+/()]*)(?=\")")
-_NOTE_LETTERS = set("abcdefgABCDEFG")
-_DECORATION_CHARS = set(".~HLMOPSTRuv")
+# decoration characters before a note (the lexer's, but for ', which the checker drops as stray)
+_DECORATION_CHARS = frozenset(DECORATION_CHARS) - {"'"}
 _MAX_PROBLEMS = 50
+# what the checker has always read on after a bar line or a tuplet (abc2midi does not):
+# ``|-2``, ``:|,3]`` keep an ending of their own, ``(3,2`` ``(3:2:1:2`` are one tuplet sign
 _LOOSE_ENDING = re.compile(r"[,-]\d+(?:[,-]\d+)*")
 _LOOSE_ENDING_CLOSED = re.compile(_LOOSE_ENDING.pattern + r"\]?")
-_LOOSE_TUPLET = re.compile(r"(?:[,-]\d+)*(?::(?:\d+(?:[,-]\d+)*|[,-]\d+(?:[,-]\d+)*)?)*")
+_LOOSE_TUPLET = re.compile(r"(?:[,-]\d+)*(?::(?:[,-]?\d+(?:[,-]\d+)*)?)*")
 
 
 @dataclass
@@ -430,7 +441,8 @@ class _LineRepairer:
         self.take(tok)
         self.loose_tail(tok.end, _LOOSE_TUPLET)
 
-    def loose_tail(self, pos, pattern):
+    def loose_tail(self, pos: int, pattern: re.Pattern) -> None:
+        """Take what ``pattern`` matches at ``pos`` as part of the token before (see ``_LOOSE_ENDING``)."""
         m = pattern.match(self.s, pos)
         if m and m.end() > pos:
             self.out.append(m.group(0))
@@ -459,6 +471,12 @@ class _LineRepairer:
             tok.kind == "ACCIDENTAL" or (tok.kind == "DECO_CHAR" and tok.text in _DECORATION_CHARS)
         ):
             tok = self.token_at(tok.end)
+        if tok is not None and tok.kind == "REST" and tok.letter in "zx" and not tok.length:
+            # octave marks after a rest (``z'2``) are read past, as by the checker before
+            after = self.token_at(tok.end)
+            while after is not None and after.text in ("'", ","):
+                after = self.token_at(after.end)
+            return length_value(after.length if after is not None and after.kind == "LENGTH" else "")
         if tok is not None and (tok.kind == "NOTE" or (tok.kind == "REST" and tok.letter in "zx")):
             return length_value(tok.length)
         return None
@@ -605,77 +623,117 @@ def _wordy(content: str) -> bool:
 # ties
 
 
-_TOKEN = re.compile(
-    r"""(?P<gchord>"[^"\n]*")|(?P<deco>![^!\n]*!|\+[^+\n]*\+)|(?P<field>\[[A-Za-z]:[^\]\n]*\])"""
-    r"""|(?P<note>[=^_]*[A-Ga-g][,']*)(?P<len>[0-9]*/*[0-9]*)|(?P<chord>\[[^\]\n|]*\][0-9/]*)|(?P<rest>[zxZX][0-9/]*)"""
-    r"""|(?P<tie>-)|(?P<bar>(?:[|:\]]|\[(?=[|0-9]))+[0-9]*)|(?P<line>\n[A-Za-z+]:[^\n]*)|(?P<space>[\s\\`.~HLMOPSTRuv()<>{}0-9/]+)|(?P<other>.)""",
-    re.S,
-)
+@dataclass
+class _TieItem:
+    """One token of the body as the tie check reads it.
+
+    ``kind`` is ``note``, ``chord``, ``tie``, ``rest``, ``bar``, ``other``
+    (something a tie cannot pass), ``grace`` (a ``{``) or ``skip`` (spaces,
+    chord symbols, decorations, inline fields...); a note or chord has its
+    ``pitches`` (letter, octave), a tie its place ``at`` in the body, a chord
+    the ties inside it (place, pitch).
+    """
+
+    kind: str
+    pitches: tuple[tuple[str, int], ...] = ()
+    at: int = -1
+    ties: tuple[tuple[int, tuple[str, int]], ...] = ()
 
 
-def _note_id(token: str) -> tuple[str, int]:
-    token = token.lstrip("=^_")
-    letter = token[0]
-    octave = (1 if letter.islower() else 0) + token.count("'") - token.count(",")
-    return letter.lower(), octave
+# what each token is to the tie check (kinds not listed are "skip")
+_TIE_KINDS = {
+    "NOTE": "note",
+    "TIE": "tie",
+    "REST": "rest",
+    "MEASURE_REST": "rest",
+    "BAR": "bar",
+    "ENDING": "bar",
+    "CHORD_CLOSE": "bar",  # a ] with no [
+    "GRACE_OPEN": "grace",
+    "QUOTE": "other",
+    "BANG": "other",
+    "ACCIDENTAL": "other",
+    "SPACER": "other",
+    "STARS": "other",
+    "OVERLAY": "other",
+    "CHORD_OPEN": "other",  # a [ never closed on its line
+}
 
 
-_CHORD_TIE = re.compile(r"([=^_]*[A-Ga-g][,']*)[0-9/]*-")
+def _pitch(tok: Token) -> tuple[str, int]:
+    """A note's pitch for the tie check: its letter and octave (accidentals aside)."""
+    return tok.letter.lower(), tok.octave
 
 
-def _tie_targets(tokens: list, start: int) -> set | None:
-    """Pitches of the next note or chord from ``tokens[start]`` on (empty: none; None: unknown)."""
-    for nxt in tokens[start:]:
-        nk = nxt.lastgroup
-        if nk in ("gchord", "deco", "field", "space", "bar", "line") and not (nk == "space" and "{" in nxt.group(0)):
+def _tie_items(body: str) -> list[_TieItem]:
+    """The music of the body (comment and field lines left out) as :class:`_TieItem` objects."""
+    items: list[_TieItem] = []
+    offset = 0
+    for line in body.split("\n"):
+        base = offset
+        offset += len(line) + 1
+        if not line.strip() or line.lstrip().startswith("%") or field_line(line.strip()):
             continue
-        if nk in ("note", "len"):
-            return {_note_id(nxt.group("note"))}
-        if nk == "chord":
-            return {_note_id(t) for t in re.findall(r"[=^_]*[A-Ga-g][,']*", nxt.group(0))}
-        return set()
-    return set()
+        tokens = tokenize(line)
+        k = 0
+        while k < len(tokens):
+            tok = tokens[k]
+            k += 1
+            kind = _TIE_KINDS.get(tok.kind, "skip")
+            if tok.kind == "COMMENT":
+                break
+            if tok.kind == "CHORD_OPEN":
+                close = next((j for j in range(k, len(tokens)) if tokens[j].kind == "CHORD_CLOSE"), None)
+                if close is not None:
+                    inner = tokens[k:close]
+                    notes = tuple(_pitch(t) for t in inner if t.kind == "NOTE")
+                    ties = tuple(
+                        (base + t.start, _pitch(n))
+                        for n, t in itertools.pairwise(inner)
+                        if n.kind == "NOTE" and t.kind == "TIE" and t.start == n.end
+                    )
+                    items.append(_TieItem("chord", notes, ties=ties))
+                    k = close + 1
+                    continue
+            elif tok.kind == "NOTE":
+                items.append(_TieItem("note", (_pitch(tok),)))
+                continue
+            elif tok.kind == "TUPLET" and ":" in tok.text:
+                kind = "bar"  # read as the checker always has
+            elif tok.kind in ("DECO_CHAR", "STRAY"):
+                kind = "skip" if tok.text in _DECORATION_CHARS or tok.text == "`" else "other"
+            items.append(_TieItem(kind, at=base + tok.start))
+    return items
+
+
+def _tie_target(items: list[_TieItem], start: int) -> _TieItem | None:
+    """The note or chord a tie before ``items[start]`` goes to (None when something else comes first)."""
+    for item in items[start:]:
+        if item.kind not in ("skip", "bar"):
+            return item if item.kind in ("note", "chord") else None
+    return None
 
 
 def _fix_ties(body: str, first_line: int, repairs: list[str]) -> str:
-    """Drop ties that do not join two notes of the same pitch."""
-    tokens = list(_TOKEN.finditer(body))
+    """Drop ties that do not join two notes of the same pitch (chord ties: a pitch of the chord)."""
+    items = _tie_items(body)
     remove: list[int] = []
-    prev_kind = None
-    prev_note = None
-    for idx, m in enumerate(tokens):
-        kind = m.lastgroup
-        if kind == "len":
-            kind = "note"
-        if kind == "tie":
-            ok = False
-            if prev_kind == "chord":
-                ok = True  # chord ties are left to the player
-            elif prev_kind == "note" and prev_note is not None:
-                for nxt in tokens[idx + 1 :]:
-                    nk = nxt.lastgroup
-                    if nk in ("gchord", "deco", "field", "space", "bar", "line") and not (
-                        nk == "space" and "{" in nxt.group(0)
-                    ):
-                        continue
-                    if nk in ("note", "len"):
-                        ok = _note_id(nxt.group("note")) == prev_note
-                    elif nk == "chord":
-                        inner = re.findall(r"[=^_]*[A-Ga-g][,']*", nxt.group(0))
-                        ok = any(_note_id(t) == prev_note for t in inner)
-                    break
+    prev: _TieItem | None = None  # the last note, chord, rest, bar or other item
+    for idx, item in enumerate(items):
+        if item.kind == "tie":
+            ok = prev is not None and prev.kind == "chord"  # chord ties are left to the player
+            if prev is not None and prev.kind == "note":
+                target = _tie_target(items, idx + 1)
+                ok = target is not None and prev.pitches[0] in target.pitches
             if not ok:
-                remove.append(m.start())
+                remove.append(item.at)
             continue
-        if kind == "chord" and "-" in m.group(0):
+        if item.ties:
             # ties inside a chord: each needs its pitch in the next note or chord
-            targets = _tie_targets(tokens, idx + 1)
-            for n in _CHORD_TIE.finditer(m.group(0)):
-                if targets is not None and _note_id(n.group(1)) not in targets:
-                    remove.append(m.start() + n.end() - 1)
-        if kind in ("note", "chord", "rest", "bar", "other"):
-            prev_kind = kind
-            prev_note = _note_id(m.group("note")) if kind == "note" else None
+            target = _tie_target(items, idx + 1)
+            remove.extend(at for at, pitch in item.ties if target is None or pitch not in target.pitches)
+        if item.kind in ("note", "chord", "rest", "bar", "other"):
+            prev = item
     if not remove:
         return body
     chars = list(body)
@@ -1006,15 +1064,19 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
 
 
 def _remove_last(line: str, sign: str) -> str:
-    """Remove the last unquoted ``sign`` (an opening bracket) from a line."""
-    in_quote = False
-    last = -1
-    for i, c in enumerate(line):
-        if c == '"':
-            in_quote = not in_quote
-        elif c == sign and not in_quote:
-            last = i
-    return line if last < 0 else line[:last] + line[last + 1 :]
+    """Remove the last ``sign`` (an opening bracket) outside double quotes from a line.
+
+    Any ``sign`` counts, as it always has: the ``[`` of an inline field or an
+    ending, or one in a comment, too (reading the line with the lexer would
+    take the chord's own ``[``, at the price of different repairs).
+    """
+    parts = line.split('"')
+    outside = [k for k in range(0, len(parts), 2) if sign in parts[k]]
+    if not outside:
+        return line
+    k = outside[-1]
+    at = sum(len(part) + 1 for part in parts[:k]) + parts[k].rindex(sign)
+    return line[:at] + line[at + 1 :]
 
 
 def abc2midi_available() -> bool:

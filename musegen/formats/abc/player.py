@@ -46,6 +46,7 @@ from musegen.formats.abc.lexer import (
 )
 from musegen.formats.midi import Note, Song
 from musegen.formats.theory import LETTERS, NATURAL, abc_meter, clef_octave, read_key_field, signature
+from musegen.limits import MAX_PARTS_PLAYED
 
 # ---------------------------------------------------------------------------
 # constants
@@ -252,7 +253,20 @@ def parse_tempo(text: str, unit: int) -> float | None:
 
 
 def _parts_spec(text: str) -> str | None:
-    """Expand a header ``P:`` part order (``A(AB)2C``) into a string of labels."""
+    """Expand a header ``P:`` part order (``A(AB)2C``) into a string of labels.
+
+    Raises
+    ------
+    MusegenError
+        When the order plays more than :data:`musegen.limits.MAX_PARTS_PLAYED`
+        parts (``P:A200000000``), before they are expanded.
+    """
+
+    def grow(out: list[str], more: int) -> None:
+        if len(out) + more > MAX_PARTS_PLAYED:
+            raise MusegenError(f"P:{text.strip()[:40]} plays {len(out) + more:,} parts, more than the "
+                               f"{MAX_PARTS_PLAYED:,} a tune may play")
+
     out: list[str] = []
     stack: list[int] = []
     last = ""
@@ -276,11 +290,13 @@ def _parts_spec(text: str) -> str | None:
             i += len(m.group(0)) if m else 0
             if stack:
                 start = stack.pop()
+                grow(out, (len(out) - start) * (reps - 1))
                 out.extend(out[start:] * (reps - 1))
         elif c.isdigit():
             m = re.match(r"\d+", s[i:])
             i += len(m.group(0))
             if out:
+                grow(out, int(m.group(0)) - 1)
                 out.extend([last] * (int(m.group(0)) - 1))
         else:
             return None  # abc2midi ignores a P: with other characters

@@ -167,8 +167,8 @@ class ScoreRepresentation(Representation):
                      "(measure; 0: none).")
     piece_noun: ClassVar[str] = "score"
     default_formats: ClassVar[str] = "musicxml,mid,abc,png"
-    format_help: ClassVar[str] = ("Comma-separated: musicxml (always written), mid, abc, png, svg (sheet music, "
-                                  "when a renderer is installed).")
+    format_help: ClassVar[str] = ("Comma-separated: musicxml (always written), mid, abc, wav (played), png, svg, pdf "
+                                  "(sheet music).")
     required_formats: ClassVar[tuple[str, ...]] = ("musicxml",)
     summary_columns: ClassVar[tuple[str, ...]] = ("score", "key", "meter", "measures full", "notes")
     commands_help: ClassVar[dict[str, str]] = {
@@ -197,7 +197,7 @@ class ScoreRepresentation(Representation):
         "tiny": dict(layers=1, units=16, embedding=8, seq_len=8, batch_size=8, epochs=2, optimizer="adam", lr=0.01,
                      clipnorm=1.0, extra={"variant": "measure", "latent": 8, "hidden": 64, "codec_epochs": 3}),
     }
-    output_formats: ClassVar[tuple[str, ...]] = ("musicxml", "mid", "abc", "png", "svg")
+    output_formats: ClassVar[tuple[str, ...]] = ("musicxml", "mid", "abc", "png", "svg", "pdf", "wav")
 
     def __init__(self, settings: ScoreSettings | None = None, **values: Any) -> None:
         super().__init__(settings, **values)
@@ -542,10 +542,10 @@ class ScoreRepresentation(Representation):
         }
 
     # -- output -------------------------------------------------------------------------------------------
-    def write_format(self, piece: Melody, path: Path, fmt: str, *, force: bool = False) -> None:
-        from musegen.formats import MELODY_WRITERS, ConvertOptions
+    def write_format(self, piece: Melody, path: Path, fmt: str, options: Any) -> None:
+        from musegen.formats import MELODY_WRITERS
 
-        MELODY_WRITERS[fmt](piece, path, ConvertOptions(force=force))
+        MELODY_WRITERS[fmt](piece, path, options)
 
     # -- bundle -------------------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
