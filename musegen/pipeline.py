@@ -229,7 +229,7 @@ def _check_parent_writable(path: Path) -> None:
 def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, config: TrainConfig,
           preset: str = "default", resume: bool = False, force: bool = False,
           resume_changes: dict[str, Any] | None = None, reporter: Reporter | None = None,
-          devices: DeviceOptions | None = None) -> TrainResult:
+          devices: DeviceOptions | None = None, tensorboard: str | os.PathLike | None = None) -> TrainResult:
     """Train a network on ``corpus`` and write the bundle folder ``out``.
 
     The bundle is rewritten atomically at each improvement of the validation
@@ -237,7 +237,9 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
     ``resume`` continues from it with the bundle's own settings, changed only
     by ``resume_changes`` (e.g. ``{"epochs": 40}``).  The run claims ``out``
     first (:func:`musegen.fileio.claim`): a second run into the same folder
-    meanwhile is refused.
+    meanwhile is refused.  The bundle holds its training curves too
+    (``history.png``); ``tensorboard`` names a folder for Keras's TensorBoard
+    logs.
 
     ``devices`` (:class:`musegen.distribute.DeviceOptions`, default ``auto``)
     chooses the strategy: one device, every local GPU, or the workers
@@ -259,7 +261,7 @@ def train(rep_name: str, corpus: str | os.PathLike, *, out: str | os.PathLike, c
     with claim(out):
         _check_output(out, resume=resume, force=force)
         return _train(rep_name, corpus, out=out, config=config, preset=preset, resume=resume,
-                      resume_changes=resume_changes, reporter=reporter, placement=placement)
+                      resume_changes=resume_changes, reporter=reporter, placement=placement, tensorboard=tensorboard)
 
 
 def _train_worker(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: TrainConfig, preset: str,
@@ -300,12 +302,14 @@ def _check_output(out: Path, *, resume: bool, force: bool) -> None:
 
 
 def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: TrainConfig, preset: str, resume: bool,
-           resume_changes: dict[str, Any] | None, reporter: Reporter, placement: Placement) -> TrainResult:
+           resume_changes: dict[str, Any] | None, reporter: Reporter, placement: Placement,
+           tensorboard: str | os.PathLike | None = None) -> TrainResult:
     """The body of :func:`train`, once ``out`` is claimed and checked: the model is built (or loaded) and
     compiled inside the strategy's scope."""
     import functools
 
     from musegen.distribute import fit, precision
+    from musegen.formats.pictures import draw_history
     from musegen.models import build_model, load_bundle, restore_training_state, save_model
 
     history = _history_template()
@@ -350,6 +354,7 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
             save_json(rep.get_config(), tmp / "representation.json")
             save_json({**config.to_dict(), **meta}, tmp / "config.json")
             save_json(history, tmp / "history.json")
+            draw_history(history, tmp / "history.png", force=True)
             for name, blob in rep.bundle_files(data.train, data.valid).items():
                 (tmp / name).write_bytes(blob)
 
@@ -392,6 +397,7 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
             tmp = out / ".history.json.part"
             save_json(history, tmp)
             os.replace(tmp, out / "history.json")
+            draw_history(history, out / "history.png", force=True)
 
     x_all = data.train_arrays
     # the same number of windows every epoch, whatever the random offset
@@ -440,7 +446,7 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     try:
         fit(placement, model, train_data, steps_per_epoch=steps, shuffle=False, validation_data=(val_x, val_y),
             batch_size=config.batch_size, epochs=config.epochs, initial_epoch=start_epoch, verbose=0,
-            callbacks=[Progress()])
+            callbacks=[Progress(), *([keras.callbacks.TensorBoard(log_dir=str(tensorboard))] if tensorboard else [])])
     except KeyboardInterrupt:
         interrupted = True
     if not (out / "model.keras").exists():  # interrupted before the first epoch ended

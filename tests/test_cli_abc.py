@@ -300,3 +300,20 @@ def test_debug_is_accepted_anywhere_and_no_args_shows_help():
     assert r.exit_code == 2 and "Traceback" in r.output
     r = run()
     assert "Usage" in r.output and "musegen: error" not in r.output
+
+
+def test_every_bundle_has_its_training_curves_and_tensorboard_logs_when_asked(tiny_model, tmp_path, small_corpus):
+    import importlib.util
+
+    from PIL import Image
+
+    with Image.open(tiny_model / "history.png") as picture:
+        assert picture.format == "PNG" and picture.size == (600, 350)
+    out, logs = tmp_path / "m", tmp_path / "logs"
+    r = run("train", "abc", small_corpus, "--preset", "tiny", "--epochs", 1, "--out", out, "--tensorboard", logs)
+    if importlib.util.find_spec("tensorboard") is None:  # an optional extra: refused before anything is done
+        assert_refused(r, contains="pip install 'musegen[tensorboard]'")
+        assert not out.exists() and not logs.exists()
+    else:
+        assert r.exit_code == 0, r.output
+        assert list((logs / "train").glob("events.out.tfevents.*")) and (out / "history.png").is_file()

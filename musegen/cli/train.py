@@ -7,6 +7,7 @@ settings (:attr:`~musegen.representations.base.Representation.Settings`).
 
 from __future__ import annotations
 
+import importlib.util
 from enum import Enum
 from collections.abc import Callable
 from pathlib import Path
@@ -116,7 +117,9 @@ def run_train(rep_cls, corpus: str, **values: Any) -> None:
     json_out, resume, force = values.pop("json_out"), values.pop("resume"), values.pop("force")
     devices = DeviceOptions(strategy=values.pop("strategy").value, cpu_replicas=values.pop("cpu_replicas"),
                             mixed_precision=values.pop("mixed_precision"))
-    out = values.pop("out")
+    out, tensorboard = values.pop("out"), values.pop("tensorboard")
+    if tensorboard is not None and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard writes logs with the tensorboard package: pip install 'musegen[tensorboard]'")
     config, preset_name, given, extra = resolve(rep_cls, values)
     stem = corpus.split(":", 1)[1] if corpus.startswith("music21:") else Path(corpus).stem
     out = out or Path("models") / f"{rep_cls.name}-{stem}"
@@ -125,7 +128,7 @@ def run_train(rep_cls, corpus: str, **values: Any) -> None:
     if resume and (set(given) - {"epochs", "patience"} or values.get("preset") or extra):
         raise UsageError("with --resume only --epochs and --patience may change; the rest comes from the bundle")
     result = train(rep_cls.name, corpus, out=out, config=config, preset=preset_name, resume=resume, force=force,
-                   resume_changes=given, reporter=reporter, devices=devices)
+                   resume_changes=given, reporter=reporter, devices=devices, tensorboard=tensorboard)
     h = result.history
     summary = {"model": str(result.out), "epochs": len(h["loss"]), "best_epoch": h["best_epoch"],
                "best_val_loss": h["best_val_loss"], "interrupted": result.interrupted, **result.summary}
@@ -163,6 +166,8 @@ def make(rep_cls) -> Callable[..., Any]:
         *(param(k, annotation, default) for k, (annotation, default) in DEVICE_OPTIONS.items()),
         param("resume", Annotated[bool, typer.Option("--resume", help="Continue training the bundle at --out.")],
               False),
+        param("tensorboard", Annotated[Optional[Path], typer.Option(
+            help="Also write Keras TensorBoard logs to this folder (the bundle always gets history.png).")]),
         param("force", Force, False),
         param("json_out", Json, False),
     ]

@@ -150,3 +150,39 @@ def draw_roll(roll: Roll, path: str | os.PathLike, *, force: bool = False, title
     with output_errors(path), atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)
+
+
+def draw_history(history: dict, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """The training curves of a model: training and validation loss per epoch, the best epoch marked, as a PNG.
+
+    Parameters
+    ----------
+    history : dict
+        A bundle's ``history.json``: ``loss`` and ``val_loss`` per epoch, ``best_epoch``, ``best_val_loss``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    path = check_writable(path, force=force)
+    loss, val = history.get("loss", []), history.get("val_loss", [])
+    epochs = range(1, len(loss) + 1)
+    fig = Figure(figsize=(6, 3.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(epochs, loss, marker=".", label="training")
+    ax.plot(range(1, len(val) + 1), val, marker=".", label="validation")
+    best = history.get("best_epoch")
+    if best:
+        ax.axvline(best, color="grey", linestyle=":", linewidth=1)
+        ax.plot([best], [history.get("best_val_loss")], "o", color="black",
+                label=f"best: epoch {best}, {history.get('best_val_loss'):.4f}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with output_errors(path), atomic_path(path, force=force) as tmp:
+        fig.savefig(tmp, format="png")
+    return path
