@@ -15,7 +15,6 @@ second at batch 1 and batch 64) of both engines, generation forced to
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,18 +33,26 @@ COMMANDS = {  # representation -> extra arguments of `musegen sample`, and its t
 }
 
 
+# runs `python -m musegen ARGS`, then reports the process's peak memory on stderr, however it ends
+PEAK = ("import resource, runpy, sys\n"
+        "sys.argv = ['musegen', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('musegen', run_name='__main__')\n"
+        "finally:\n    sys.stderr.write(f'\\nPEAK {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n")
+
+
 def whole_process(rep: str, extra: list[str], engine: str, runs: int) -> tuple[float, float]:
     """Median seconds and the largest peak memory (MB) of `musegen sample REP` run ``runs`` times."""
     times, peaks = [], []
     for i in range(runs):
         with tempfile.TemporaryDirectory() as out:
-            cmd = [sys.executable, "-m", "musegen", "sample", rep, *extra, "--seed", str(i), "--engine", engine,
+            cmd = [sys.executable, "-c", PEAK, "sample", rep, *extra, "--seed", str(i), "--engine", engine,
                    "--out", out]
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, cwd=out)
+            done = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
             times.append(time.perf_counter() - t0)
-            peaks.append(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
+            if done.returncode:
+                raise SystemExit(f"sample {rep} failed: {done.stderr[-300:]}")
+            peaks.append(int(done.stderr.rsplit("PEAK ", 1)[1]) / 1024)
     return statistics.median(times), max(peaks)
 
 
@@ -69,10 +76,13 @@ def steady_rates(rep_name: str, *, steps: int) -> dict[str, dict[int, float]]:
             kwargs = dict(num=num, temperature=plan.temperature, max_length=length, primer=primer, **plan.options)
             if rep_name == "abc":
                 kwargs["primer"] = rep.encode_primer("X:1\nT:Bench\nM:6/8\nL:1/8\nK:D\n|:A|dfa afd|")
-            generate(bundle, seed=0, **kwargs)  # warm up (XLA compiles here)
+            # two runs, one twice as long: their difference leaves out what each pays once (a sampler compiled)
             t0 = time.perf_counter()
-            gen = generate(bundle, seed=1, **kwargs)
-            rates[engine][num] = gen.tokens / (time.perf_counter() - t0)
+            short = generate(bundle, seed=1, **kwargs)
+            t1 = time.perf_counter()
+            long = generate(bundle, seed=1, **{**kwargs, "max_length": 2 * length})
+            t2 = time.perf_counter()
+            rates[engine][num] = (long.tokens - short.tokens) / max(1e-9, (t2 - t1) - (t1 - t0))
     return rates
 
 

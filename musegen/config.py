@@ -104,6 +104,12 @@ class TrainConfig:
         return cls(**{k: (tuple(v) if k == "transpose" else v) for k, v in d.items() if k in names})
 
 
+def check_range(option: str, value: float, most: float) -> None:
+    """Refuse ``value`` of ``option`` unless it is above 0 and at most ``most`` (a stated budget)."""
+    if not 0 < value <= most:
+        raise UsageError(f"{option} must be at most {most:,g} and above 0, got {value:g}")
+
+
 def check_sampling(*, temperature: float | None = None, seed: int = 0, num: int = 1, max_length: int = 1,
                    candidates: int = 1) -> None:
     """Refuse sampling options out of range (negative or non-finite temperature, seed, sizes)."""

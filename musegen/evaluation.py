@@ -90,9 +90,13 @@ class Probe:
 
     def generate(self, *, num: int, temperature: float, max_length: int, primer: Any, **options: Any):
         """Pieces generated as ``musegen sample`` generates them, with the probe's seed (nothing repaired)."""
-        from musegen.pipeline import generate
+        from musegen.pipeline import generate, sample_batches
 
         check_sampling(temperature=temperature, num=num, max_length=max_length)
+        fit = sample_batches(self.bundle.representation, total=num, candidates=1, max_length=max_length)
+        if fit < num:  # evaluation compares all the samples at once: they must fit in one batch
+            raise UsageError(f"{num:,} samples of {max_length:,} steps are more than evaluate makes at once "
+                             f"({fit:,}); ask for fewer samples or shorter ones")
         return generate(self.bundle, num=num, temperature=temperature, seed=self.seed, max_length=max_length,
                         primer=primer, **options)
 

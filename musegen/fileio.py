@@ -241,6 +241,8 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
         path = path.resolve()  # the folder the link points to is rewritten; the link stays
     if os.path.lexists(path) and not force:
         raise already_exists(path)
+    if force and path.is_symlink() and not path.exists():
+        path.unlink()  # a dangling link is replaced, as --force asks
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
@@ -277,16 +279,23 @@ def claim(path: str | os.PathLike) -> Iterator[None]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
-    try:
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise MusegenError(f"{path} is being written by another musegen run") from None
-        try:
-            yield
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
+        try:  # the file locked must still be the one at that name: a run ending meanwhile unlinks its own
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()  # while still holding it: a run that opened it meanwhile finds it gone and starts again
         os.close(fd)

@@ -46,3 +46,12 @@ MAX_TUNE_CHARS = 100_000
 
 # parts a header P: order plays (P:A200000000 asked for 3 GB): a long medley plays a few dozen
 MAX_PARTS_PLAYED = 1_000
+
+# what a sampling run starts from or makes for evaluation: a primer is a start (a phrase or two), and each of
+# its steps is run through the network before anything is generated; evaluate's samples are compared with the
+# corpus's pieces, minutes long at most
+MAX_PRIMER_BEATS = 1024.0  # --primer-beats: 8 minutes at 120 bpm
+MAX_PRIMER_SECONDS = 120.0  # --primer-seconds
+MAX_PRIMER_MEASURES = 256  # --primer-measures
+MAX_EVALUATE_BEATS = 4096.0  # evaluate midi --beats: 34 minutes at 120 bpm
+MAX_EVALUATE_SECONDS = 600.0  # evaluate audio --seconds

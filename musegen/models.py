@@ -404,6 +404,12 @@ class Bundle:
             self.loaded["model"] = load_keras(self.path / "model.keras", compile=self.compile)
         return self.loaded["model"]
 
+    def parameters(self) -> int:
+        """The network's weights, counted from ``model.keras`` (no TensorFlow)."""
+        from musegen.numpy_engine import read_layers
+
+        return int(sum(w.size for layer in read_layers(self.path / "model.keras") for w in layer.weights))
+
     @property
     def network(self):
         if "network" not in self.loaded:

@@ -113,6 +113,12 @@ class Network:
         if unknown:
             raise MusegenError(f"{source}: the NumPy engine cannot run {', '.join(unknown)}; "
                                "use --engine tensorflow")
+        for layer in layers:
+            problem = _unsupported(layer)
+            if problem:
+                raise MusegenError(f"{source}: {layer.name}: {problem}; use --engine tensorflow")
+        if not any(layer.kind in ("LSTM", "GRU") for layer in layers):
+            raise MusegenError(f"{source}: no recurrent layer: not a network musegen built")
         self.layers = layers
         first = next(i for i, layer in enumerate(layers) if layer.kind in ("LSTM", "GRU"))
         last = max(i for i, layer in enumerate(layers) if layer.kind in ("LSTM", "GRU"))
@@ -226,6 +232,26 @@ class Network:
         return np.stack(outs, axis=1)
 
 
+def _unsupported(layer: Layer) -> str:
+    """Why the NumPy engine cannot run ``layer`` as Keras does ("" when it can)."""
+    cfg, count = layer.config, len(layer.weights)
+    if layer.kind in ("LSTM", "GRU"):
+        if (cfg.get("activation", "tanh"), cfg.get("recurrent_activation", "sigmoid")) != ("tanh", "sigmoid"):
+            return "a recurrent layer with other activations than tanh and sigmoid"
+        if not cfg.get("use_bias", True) or count != 3:
+            return f"a recurrent layer without its kernels and bias ({count} weights)"
+        if layer.kind == "GRU" and not cfg.get("reset_after", True):
+            return "a GRU with reset_after=False"
+    elif layer.kind == "Dense":
+        if cfg.get("activation", "linear") not in ACTIVATIONS:
+            return f"a dense layer with activation {cfg.get('activation')!r}"
+        if count != (2 if cfg.get("use_bias", True) else 1):
+            return f"a dense layer with {count} weights"
+    elif layer.kind == "Embedding" and count != 1:
+        return f"an embedding with {count} weights"
+    return ""
+
+
 def dense(layer: Layer, x: np.ndarray) -> np.ndarray:
     """A Keras ``Dense`` layer on ``x``."""
     y = x @ layer.weights[0]
@@ -293,8 +319,8 @@ class TokenSampler:
         for i in range(max_length):
             logits, state = net.step(tokens, state)
             logits = logits + self.mask
-            if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature
-                nxt = np.argmax(logits / temperature + rng.gumbel(size=logits.shape), axis=1)
+            if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature (as TensorFlow's, >= 1e-6)
+                nxt = np.argmax(logits / max(temperature, 1e-6) + rng.gumbel(size=logits.shape), axis=1)
             else:
                 nxt = np.argmax(logits, axis=1)
             nxt = np.where(done, end_id, nxt)

@@ -210,6 +210,7 @@ class TrainResult:
     summary: dict[str, Any] = field(default_factory=dict)
     trained: bool = True  # False: the bundle had its epochs already (--resume with nothing left to do)
     chief: bool = True  # False: a worker of a multi-worker run, which wrote nothing (the chief writes the bundle)
+    written: bool = True  # False: this run wrote no bundle (interrupted before its first save: out unchanged)
 
 
 def _history_template() -> dict[str, Any]:
@@ -348,7 +349,10 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     meta = {"representation": rep_name, "preset": preset, "corpus": str(corpus), "musegen": __version__,
             "summary": data.summary(), "devices": placement.describe()}
 
+    saves: list[int] = []  # epochs at which this run wrote the bundle
+
     def save_bundle() -> None:
+        saves.append(len(history["loss"]))
         with atomic_dir(out, force=True) as tmp:
             save_model(model, tmp)
             save_json(rep.get_config(), tmp / "representation.json")
@@ -451,7 +455,7 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
         interrupted = True
     if not (out / "model.keras").exists():  # interrupted before the first epoch ended
         save_bundle()
-    return TrainResult(out, history, interrupted=interrupted, summary=meta["summary"])
+    return TrainResult(out, history, interrupted=interrupted, summary=meta["summary"], written=bool(saves))
 
 
 def window_dataset(epoch_windows: Callable[[], tuple[np.ndarray, np.ndarray]], *, batch_size: int, seq_len: int,
@@ -627,18 +631,19 @@ def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.n
     return np.concatenate(bits) if bits else np.empty(0)
 
 
-def select_candidates(rep: Representation, pieces: list[Any], *, candidates: int) -> list[tuple[Any, dict[str, Any]]]:
-    """Check and repair each piece; keep one of every ``candidates`` consecutive ones.
+def select_candidates(rep: Representation, pieces: list[Any], *, candidates: int,
+                      first: int = 1) -> list[tuple[Any, dict[str, Any]]]:
+    """Check and repair each piece; keep one of every ``candidates`` consecutive ones, numbered from ``first``.
 
     The kept one is the first that passes the representation's checks after
-    repair, else the one with the largest share of bars fitting.
+    repair, else the one the representation ranks highest
+    (:meth:`~musegen.representations.base.Representation.rank`).
     """
     chosen = []
     for i in range(len(pieces) // candidates):
-        drawn = [rep.postprocess(p, index=i + 1) for p in pieces[i * candidates:(i + 1) * candidates]]
+        drawn = [rep.postprocess(p, index=first + i) for p in pieces[i * candidates:(i + 1) * candidates]]
         good = [d for d in drawn if d[1].get("valid", True)]
-        chosen.append(good[0] if good else
-                      max(drawn, key=lambda d: d[1].get("bars_fitting", 0) / max(1, d[1].get("bars", 1))))
+        chosen.append(good[0] if good else max(drawn, key=lambda d: rep.rank(d[1])))
     return chosen
 
 
@@ -743,7 +748,7 @@ def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.Path
                        **plan.options)
         tokens, seconds = tokens + gen.tokens, seconds + gen.seconds
         chosen = select_candidates(rep, [rep.with_primer(plan.primer, piece) for piece in gen.pieces],
-                                   candidates=candidates)
+                                   candidates=candidates, first=start // candidates + 1)
         plans = []
         for i, (fixed, notes) in enumerate(chosen, start=start // candidates):
             notes["candidates"] = candidates

@@ -106,3 +106,26 @@ def test_an_unknown_engine_is_refused(tiny_model, tmp_path):
 
     assert_refused(run("sample", "abc", "--model", tiny_model, "--engine", "gpu", "--out", tmp_path),
                    contains="unknown engine")
+
+
+def test_the_command_noted_in_a_file_names_the_engine_that_ran(tiny_model, tmp_path):
+    from helpers import run
+
+    from musegen.formats.provenance import read_provenance
+
+    r = run("sample", "abc", "--model", tiny_model, "--seed", 2, "--max-length", 80, "--format", "abc",
+            "--out", tmp_path, "--json")
+    assert r.exit_code == 0, r.output
+    made = read_provenance(json.loads(r.stdout)["files"][0])
+    assert made["engine"] == "numpy" and made["command"].endswith("--engine numpy")
+
+
+def test_a_tiny_temperature_is_the_likeliest_token_as_in_tensorflow(tiny_model):
+    from musegen.models import load_bundle
+    from musegen.numpy_engine import TokenSampler
+
+    bundle = load_bundle(tiny_model)
+    sampler = TokenSampler(bundle.network, banned=bundle.representation.banned_ids())
+    greedy = sampler.generate(np.array([1]), num=2, max_length=30, temperature=0.0, seed=1, end_id=2)
+    tiny = sampler.generate(np.array([1]), num=2, max_length=30, temperature=1e-40, seed=1, end_id=2)
+    assert np.array_equal(greedy, tiny)

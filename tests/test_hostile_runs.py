@@ -201,3 +201,56 @@ def test_temporaries_and_hidden_files_in_a_corpus_folder_are_left_out(tmp_path, 
     (folder / ".hidden").mkdir()
     (folder / ".hidden" / "junk.wav").write_bytes(b"not audio")
     assert len(AudioRepresentation(max_hz=0).read_corpus(folder)) == 4
+
+
+# -- found in review --------------------------------------------------------------------------------------
+
+
+def test_pieces_are_numbered_through_the_batches(tiny_midi_model, tmp_path, monkeypatch):
+    import musegen.pipeline
+
+    monkeypatch.setattr(musegen.pipeline, "MAX_BATCH", 2)
+    r = run("sample", "midi", "--model", tiny_midi_model, "--num", 5, "--beats", 2, "--format", "mid",
+            "--out", tmp_path, "--json")
+    assert r.exit_code == 0, r.output
+    pieces = json.loads(r.stdout)["pieces"]
+    assert [p["title"] for p in pieces] == [f"midi_{i}" for i in range(1, 6)]
+    assert [Path(p["files"][0]).name for p in pieces] == [f"midi_{i}.mid" for i in range(1, 6)]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sample", "midi", "--primer-beats", "1e6"], "--primer-beats must be at most 1,024"),
+    (["sample", "audio", "--primer-seconds", "1e6"], "--primer-seconds must be at most 120"),
+    (["sample", "score", "--primer-measures", "100000"], "--primer-measures must be at most 256"),
+    (["evaluate", "midi", "jigs", "--beats", "1e7"], "--beats must be at most 4,096"),
+    (["evaluate", "abc", "x.abc", "--max-length", "1000000000"], "--max-length must be at most 100,000"),
+])
+def test_primers_and_evaluation_lengths_have_a_budget(args, message, tmp_path):
+    extra = ["--out", tmp_path / "o"] if args[0] == "sample" else []
+    assert_refused(run(*args, "--model", tmp_path / "no-model", *extra), contains=message)
+
+
+def test_force_over_a_dangling_link_trains_into_it(tmp_path, small_corpus):
+    link = tmp_path / "m"
+    link.symlink_to(tmp_path / "gone")
+    assert_refused(run("train", "abc", small_corpus, "--preset", "tiny", "--out", link), contains="already exists")
+    r = run("train", "abc", small_corpus, "--preset", "tiny", "--epochs", 1, "--force", "--out", link)
+    assert r.exit_code == 0, r.output
+    assert (link / "model.keras").is_file() and not link.is_symlink()
+
+
+def test_ctrl_c_before_the_first_epoch_of_a_forced_run_says_nothing_was_written(tmp_path, small_corpus,
+                                                                                monkeypatch):
+    import musegen.distribute
+
+    out = tmp_path / "m"
+    assert run("train", "abc", small_corpus, "--preset", "tiny", "--epochs", 1, "--out", out).exit_code == 0
+    before = (out / "model.keras").read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(musegen.distribute, "fit", interrupted)
+    r = run("train", "abc", small_corpus, "--preset", "tiny", "--force", "--out", out)
+    assert r.exit_code == 130 and "nothing written" in r.output and "model written" not in r.output
+    assert (out / "model.keras").read_bytes() == before

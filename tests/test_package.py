@@ -28,6 +28,7 @@ def wheel(tmp_path_factory) -> Path:
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     (src / "models" / "abc-jigs" / "training_state.npz").write_bytes(b"optimizer state: not for the wheel")
+    shutil.copytree(src / "models" / "abc-jigs", src / "models" / "mine")  # trained in the checkout: stays there
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "--wheel-dir", str(out), str(src)], check=True, capture_output=True)
@@ -45,6 +46,8 @@ def test_the_wheel_carries_every_default_model_and_the_corpus_and_nothing_else(w
     assert "musegen/__main__.py" in names and "musegen/representations/score/measure.py" in names
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.endswith("training_state.npz") or "/." in n]
+    shipped = (ROOT / "models" / "SHIPPED.txt").read_text().split()
+    assert {n.split("/")[3] for n in names if n.startswith("musegen/data/models/")} == set(shipped)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "musegen = musegen.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
     assert wheel.stat().st_size < 60e6

@@ -133,9 +133,14 @@ def test_audio_representation_writers_hold_the_provenance(tmp_path):
     assert len(sf.read(tmp_path / "clip.wav")[0]) == 8000
 
 
-def test_the_same_call_writes_the_same_bytes(tmp_path):
-    formats = ("abc", "mid", "wav", "npz")
+def test_the_same_call_writes_the_same_bytes(tmp_path, monkeypatch):
+    import time
+
+    formats = ("abc", "mid", "wav", "npz", "musicxml")
     first = write_tune(TUNE, tmp_path / "a", formats=formats, options=ConvertOptions(**FAST), provenance=MADE)
+    later = time.time() + 3 * 86400  # three days on: zips and MusicXML note the time they were written
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(time, "localtime", lambda t=None: __import__("time").gmtime(later))
     second = write_tune(TUNE, tmp_path / "b", formats=formats, options=ConvertOptions(**FAST), provenance=MADE)
     for a, b in zip(first, second):
         assert a.read_bytes() == b.read_bytes(), a.name

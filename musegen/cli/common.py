@@ -111,4 +111,3 @@ class Cell(str, Enum):
 
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
-Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same result.")]

@@ -42,7 +42,7 @@ def info(
                    + _input_layer(spec.kind, bundle.config.embedding)
                    + (f", dropout {bundle.config.dropout}" if bundle.config.dropout else ""),
         **bundle.representation.describe(),
-        "parameters": int(bundle.model.count_params()),
+        "parameters": bundle.parameters(),
         "training": f"{bundle.config.optimizer} lr {bundle.config.lr}, seq {bundle.config.seq_len}, "
                     f"batch {bundle.config.batch_size}, clipnorm {bundle.config.clipnorm}",
         "epochs": len(h.get("loss", [])),

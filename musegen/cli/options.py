@@ -107,3 +107,5 @@ class RegistryTyper(typer.Typer):
     @registered_commands.setter
     def registered_commands(self, value: list[CommandInfo]) -> None:
         """Typer starts every app with an empty list; this one's list is the registry's."""
+        if value:
+            raise TypeError("the sub-commands of a RegistryTyper come from REPRESENTATIONS: add an entry there")

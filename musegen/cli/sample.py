@@ -39,12 +39,16 @@ def show_result(result, *, json_out: bool, title: str, columns: tuple[str, ...],
     console(stderr=False).print(table)
 
 
-def command_line() -> str:
-    """The command line as typed (``musegen sample ...``), quoted for a shell: it makes the same files again."""
+def command_line(engine: str) -> str:
+    """The command line as typed (``musegen sample ...``), quoted for a shell, with the engine that ran (the
+    engines draw differently, and ``auto`` picks by the machine): it makes the same files again anywhere."""
     import shlex
     import sys
 
-    return shlex.join(["musegen", *sys.argv[1:]])
+    args = ["musegen", *sys.argv[1:]]
+    if not any(a == "--engine" or a.startswith("--engine=") for a in args):
+        args += ["--engine", engine]
+    return shlex.join(args)
 
 
 def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, format: str, force: bool,
@@ -70,7 +74,7 @@ def run_sample(rep_cls, *, model: Path | None, num: int, seed: int, out: Path, f
     bundle = load_bundle(model_path(model, default=rep_cls.default_model), representation=rep_cls.name,
                          engine=engine)
     result = sample(bundle, options, num=num, seed=seed, out=out, formats=(*missing, *formats), force=force,
-                    reporter=RichReporter(quiet=json_out), command=command_line())
+                    reporter=RichReporter(quiet=json_out), command=command_line(bundle.engine))
     rep = bundle.representation
     if page:
         from musegen.gallery import build_gallery

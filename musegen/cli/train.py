@@ -139,6 +139,8 @@ def run_train(rep_cls, corpus: str, **values: Any) -> None:
     elif not result.trained:
         reporter.log(f"nothing to do: {result.out} has trained {len(h['loss'])} epochs already "
                      "(give --resume a larger --epochs)")
+    elif result.interrupted and not result.written:
+        reporter.log(f"interrupted before the first epoch ended: nothing written ({result.out} is as it was)")
     else:
         msg = "interrupted; " if result.interrupted else ""
         unit = rep_cls.loss_unit_of(config.extra)

@@ -1154,8 +1154,8 @@ def write_melody(melody: Melody, path: str | os.PathLike, *, fmt: str, force: bo
 def tidy_musicxml(data: bytes) -> bytes:
     """music21's MusicXML made steady and complete for notation programs.
 
-    Each part's random id (``P3a06...``) becomes ``P1``, ``P2``... (the same
-    score gives the same file), and a part with no instrument gets a piano
+    Each part's random id (``P3a06...``) becomes ``P1``, ``P2``... and the
+    encoding date goes (the same score gives the same file, any day), and a part with no instrument gets a piano
     (``<score-instrument>`` and ``<midi-instrument>``): MuseScore reports
     "no instrument found for part" without one.
     """
@@ -1177,4 +1177,5 @@ def tidy_musicxml(data: bytes) -> bytes:
         return f'<score-part id="{part}">{body.rstrip()}{extra}\n    </score-part>'
 
     text = re.sub(r'<score-part id="([^"]+)">(.*?)</score-part>', instrument, text, flags=re.S)
+    text = re.sub(r"[ \t]*<encoding-date>[^<]*</encoding-date>\n?", "", text)  # the day it ran: not the music
     return text.encode("utf-8")

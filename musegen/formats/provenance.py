@@ -359,10 +359,17 @@ def _embed_npz(path: Path, fields: dict[str, str]) -> None:
     lines = np.array([f"{key}: {escape(value)}" for key, value in _checked(fields).items()] or [""])
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, lines, allow_pickle=False)
-    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as z:
-        if "provenance.npy" in z.namelist():
-            raise MusegenError(f"{path}: already holds a provenance")
-        z.writestr("provenance.npy", buffer.getvalue())
+    with zipfile.ZipFile(path) as z:
+        entries = [(info.filename, z.read(info)) for info in z.infolist()]
+    if any(name == "provenance.npy" for name, _ in entries):
+        raise MusegenError(f"{path}: already holds a provenance")
+    # written again with one fixed date on every entry (a zip stores when each was written): same call, same bytes
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in [*entries, ("provenance.npy", buffer.getvalue())]:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                       compress_type=zipfile.ZIP_DEFLATED)
+    path.write_bytes(out.getvalue())
 
 
 def _read_npz(path: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.config import Settings, check_sampling, option
+from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
 from musegen.limits import MAX_TUNE_CHARS
@@ -47,9 +47,7 @@ class AbcSampleOptions(Settings):
 
     def validate(self) -> None:
         check_sampling(temperature=self.temperature, max_length=self.max_length, candidates=self.candidates)
-        if self.max_length > MAX_TUNE_CHARS:
-            raise UsageError(f"--max-length must be at most {MAX_TUNE_CHARS:,} (a tune's budget), "
-                             f"got {self.max_length:,}")
+        check_range("--max-length", self.max_length, MAX_TUNE_CHARS)
         read_primer(self.primer, check_only=True)
 
 
@@ -69,6 +67,7 @@ class AbcEvaluateOptions(Settings):
         if self.order < 1:
             raise UsageError(f"--order must be at least 1, got {self.order}")
         check_sampling(temperature=self.temperature, max_length=self.max_length, candidates=self.candidates)
+        check_range("--max-length", self.max_length, MAX_TUNE_CHARS)
 
 
 def read_primer(text: str, *, check_only: bool = False) -> str:
@@ -228,6 +227,10 @@ class AbcRepresentation(Representation):
             "repairs": result.repairs,
             "problems": result.problems,
         }
+
+    def rank(self, summary: dict[str, Any]) -> float:
+        """The share of bars that fit the meter."""
+        return summary.get("bars_fitting", 0) / max(1, summary.get("bars", 1))
 
     def title(self, piece: str) -> str:
         return abcfmt.tune_title(piece)

@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.config import Settings, check_sampling, option
+from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import folder_files
+from musegen.limits import MAX_EVALUATE_SECONDS, MAX_PRIMER_SECONDS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PRIMER_EXCERPTS = 16  # training excerpts stored in a bundle, to start generation from
@@ -63,8 +64,7 @@ class AudioSampleOptions(Settings):
             raise UsageError(f"--seconds must be positive, got {self.seconds}")
         if self.frames is not None and self.frames < 1:
             raise UsageError(f"--frames must be at least 1, got {self.frames}")
-        if not self.primer_seconds > 0:
-            raise UsageError(f"--primer-seconds must be positive, got {self.primer_seconds}")
+        check_range("--primer-seconds", self.primer_seconds, MAX_PRIMER_SECONDS)
         check_sampling(temperature=self.temperature)
         if self.primer is not None and not Path(self.primer).is_file():
             raise UsageError(f"--primer {self.primer}: no such file")
@@ -80,8 +80,7 @@ class AudioEvaluateOptions(Settings):
     def validate(self) -> None:
         if self.samples < 0:
             raise UsageError(f"--samples must be 0 or positive, got {self.samples}")
-        if not self.seconds > 0:
-            raise UsageError(f"--seconds must be positive, got {self.seconds}")
+        check_range("--seconds", self.seconds, MAX_EVALUATE_SECONDS)
         check_sampling(temperature=self.temperature)
 
 

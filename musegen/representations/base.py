@@ -258,6 +258,11 @@ class Representation(ABC):
         """
         return piece, {}
 
+    def rank(self, summary: dict[str, Any]) -> float:
+        """How good a piece that fails its checks is, from its :meth:`postprocess` summary (higher is better):
+        among candidates none of which passes, the highest ranked is written."""
+        return 0.0
+
     def title(self, piece: Any) -> str:
         """A title for a generated piece (file names are built from it)."""
         return ""

@@ -11,9 +11,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.config import Settings, check_sampling, option
+from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import folder_files
+from musegen.limits import MAX_EVALUATE_BEATS, MAX_PRIMER_BEATS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
 PITCHES = 128
@@ -86,8 +87,7 @@ class MidiSampleOptions(Settings):
 
     def validate(self) -> None:
         check_threshold(self.threshold)
-        if not self.primer_beats > 0:
-            raise UsageError(f"--primer-beats must be positive, got {self.primer_beats}")
+        check_range("--primer-beats", self.primer_beats, MAX_PRIMER_BEATS)
         if self.bpm is not None and not 10 <= self.bpm <= 400:
             raise UsageError(f"--bpm must be between 10 and 400, got {self.bpm}")
         check_sampling(temperature=self.temperature)
@@ -112,10 +112,8 @@ class MidiEvaluateOptions(Settings):
             raise UsageError(f"--samples must be 0 or positive, got {self.samples}")
         for t in (self.threshold, *self.extra_thresholds()):
             check_threshold(t)
-        if not self.beats > 0:
-            raise UsageError(f"--beats must be positive, got {self.beats}")
-        if not self.primer_beats > 0:
-            raise UsageError(f"--primer-beats must be positive, got {self.primer_beats}")
+        check_range("--beats", self.beats, MAX_EVALUATE_BEATS)
+        check_range("--primer-beats", self.primer_beats, MAX_PRIMER_BEATS)
         check_sampling(temperature=self.temperature)
 
     def extra_thresholds(self) -> tuple[float, ...]:

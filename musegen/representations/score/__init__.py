@@ -52,10 +52,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.config import Settings, check_sampling, option
+from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats.melody import GRID, Event, Measure, Melody, melody_notes  # music21 is imported lazily there
 from musegen.formats.theory import MODES, fold, meter_length, parse_key, parse_meter
+from musegen.limits import MAX_PRIMER_MEASURES
 from musegen.metrics import pitch_class_statistics
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 from musegen.representations.score.measure import MeasureCodec, MeasureVariant
@@ -115,6 +116,7 @@ class ScoreSampleOptions(Settings):
     def validate(self) -> None:
         if self.measures < 1:
             raise UsageError(f"--measures must be at least 1, got {self.measures}")
+        check_range("--primer-measures", self.primer_measures, MAX_PRIMER_MEASURES)
         check_sampling(temperature=self.temperature)
         if self.key is not None:
             parse_key(self.key)
