@@ -57,32 +57,49 @@ def whole_process(rep: str, extra: list[str], engine: str, runs: int) -> tuple[f
 
 
 def steady_rates(rep_name: str, *, steps: int) -> dict[str, dict[int, float]]:
-    """Steps per second (all rows) of each engine at batch 1 and 64, the first call (compilation) left out."""
+    """Steps per second (all rows) of each engine's sampler at batch 1 and 64: a sampler made once, a first
+    call (compiling, for TensorFlow) left out, generation forced to ``steps`` steps (score: measures)."""
+    import numpy as np
+
     from musegen.models import load_bundle
     from musegen.paths import shipped_dir
-    from musegen.pipeline import generate
+    from musegen.pipeline import engine_of
     from musegen.representations import REPRESENTATIONS
 
     rates: dict[str, dict[int, float]] = {}
     for engine in ("numpy", "tensorflow"):
         bundle = load_bundle(shipped_dir() / "models" / REPRESENTATIONS[rep_name].default_model, engine=engine)
         rep = bundle.representation
-        options = rep.SampleOptions()
-        plan = rep.plan_sampling(bundle.path, options)
-        length = steps if rep_name != "score" else max(1, steps // 16)  # score steps are measures
+        module, network = engine_of(bundle)
+        plan = rep.plan_sampling(bundle.path, rep.SampleOptions())
+        kind = rep.generator or rep.input_spec().kind
         rates[engine] = {}
         for num in (1, 64):
             primer = rep.encode_primer(plan.primer, num=num, seed=0)
-            kwargs = dict(num=num, temperature=plan.temperature, max_length=length, primer=primer, **plan.options)
-            if rep_name == "abc":
-                kwargs["primer"] = rep.encode_primer("X:1\nT:Bench\nM:6/8\nL:1/8\nK:D\n|:A|dfa afd|")
-            # two runs, one twice as long: their difference leaves out what each pays once (a sampler compiled)
-            t0 = time.perf_counter()
-            short = generate(bundle, seed=1, **kwargs)
-            t1 = time.perf_counter()
-            long = generate(bundle, seed=1, **{**kwargs, "max_length": 2 * length})
-            t2 = time.perf_counter()
-            rates[engine][num] = (long.tokens - short.tokens) / max(1e-9, (t2 - t1) - (t1 - t0))
+            if kind == "tokens":
+                sampler = module.TokenSampler(network, banned=rep.banned_ids())
+
+                def run(n, sampler=sampler, primer=primer, num=num):
+                    return sampler.generate(primer, num=num, max_length=n, temperature=1.0, seed=1, end_id=-1).size
+            elif kind == "vectors":
+                sampler = module.VectorSampler(network, rule=rep.column_rule)
+
+                def run(n, sampler=sampler, primer=primer):
+                    columns = sampler.generate(primer, max_length=n, temperature=plan.temperature, seed=1,
+                                               **plan.options)
+                    return columns.shape[0] * columns.shape[1]
+            else:  # the representation steps the network itself
+
+                def run(n, primer=primer, num=num):
+                    stepper = module.NetworkStepper(network, num)
+                    return rep.sample_steps(stepper, primer, max_length=n, temperature=plan.temperature,
+                                            rng=np.random.default_rng(1))[1]
+            length = steps if kind != "stepped" else max(1, steps // 16)
+            with module.session(num):
+                run(max(1, length // 4))  # warm up (XLA compiles its loop here)
+                t0 = time.perf_counter()
+                made = run(length)
+                rates[engine][num] = made / (time.perf_counter() - t0)
     return rates
 
 
