@@ -129,3 +129,18 @@ def test_a_tiny_temperature_is_the_likeliest_token_as_in_tensorflow(tiny_model):
     greedy = sampler.generate(np.array([1]), num=2, max_length=30, temperature=0.0, seed=1, end_id=2)
     tiny = sampler.generate(np.array([1]), num=2, max_length=30, temperature=1e-40, seed=1, end_id=2)
     assert np.array_equal(greedy, tiny)
+
+
+def test_the_numpy_engine_gives_the_same_music_with_one_blas_thread_or_several():
+    from threadpoolctl import threadpool_limits
+
+    from musegen.models import load_bundle
+    from musegen.numpy_engine import TokenSampler
+
+    bundle = load_bundle(ROOT / "models" / "abc-jigs")  # products large enough to be split among threads
+    sampler = TokenSampler(bundle.network, banned=bundle.representation.banned_ids())
+    runs = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            runs.append(sampler.generate(np.array([1]), num=64, max_length=60, temperature=1.0, seed=3, end_id=2))
+    assert np.array_equal(runs[0], runs[1])
