@@ -70,6 +70,16 @@ def test_installed_apart_it_finds_its_models_from_any_folder(wheel, tmp_path):
     version = subprocess.run([sys.executable, "-m", "musegen", "--version"], cwd=elsewhere, env=env,
                              capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("musegen ")
+    made = subprocess.run([sys.executable, "-m", "musegen", "sample", "abc", "--num", "1", "--max-length", "200",
+                           "--format", "abc", "--out", "tunes", "--json"], cwd=elsewhere, env=env,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    (tune,) = json.loads(made.stdout)["files"]
+    assert (elsewhere / tune).read_text().startswith("X:")  # made with the shipped model the wheel carries
+    completion = {**env, "_MUSEGEN_COMPLETE": "complete_bash", "COMP_WORDS": "musegen sample m", "COMP_CWORD": "2"}
+    words = subprocess.run([sys.executable, "-m", "musegen"], cwd=elsewhere, env=completion, capture_output=True,
+                           text=True)
+    assert words.stdout.split() == ["midi"]
 
 
 def test_models_lists_the_shipped_bundles_and_a_name_works_as_model():
