@@ -119,6 +119,20 @@ def output_errors(path: str | os.PathLike, *errors: type[BaseException]) -> Iter
         raise MusegenError(f"{path}: cannot write the file ({reason})") from None
 
 
+def path_files(path: str | os.PathLike, suffixes: Iterable[str], *, what: str) -> list[Path]:
+    """``[path]`` for a file; the files of the folder ``path`` whose suffix is one of ``suffixes`` (see
+    :func:`folder_files`); a one-line refusal when nothing is there or the folder holds no ``what``."""
+    path = Path(path)
+    if path.is_dir():
+        files = folder_files(path, suffixes)
+        if not files:
+            raise MusegenError(f"{path}: no {what} in this folder")
+        return files
+    if not path.exists():
+        raise MusegenError(f"{path}: no such file or folder")
+    return [path]
+
+
 def check_input(path: Path) -> Path:
     """Refuse an input that is missing, or that is neither a folder nor a regular file (a FIFO, a device)."""
     if not path.exists():

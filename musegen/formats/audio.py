@@ -33,7 +33,7 @@ import numpy as np
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, check_writable
-from musegen.fileio import folder_files, input_file, output_errors
+from musegen.fileio import input_file, output_errors, path_files
 from musegen.fileio import one_line as _one_line
 from musegen.formats.midi import Song
 from musegen.formats.pianoroll import npz_array, npz_header
@@ -77,15 +77,7 @@ def audio_files(path: str | os.PathLike) -> list[Path]:
 
 def _files(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> list[Path]:
     """``[path]`` for a file; the files of a folder (recursive, sorted) whose suffix is in ``suffixes``."""
-    path = Path(path)
-    if path.is_dir():
-        files = folder_files(path, suffixes)
-        if not files:
-            raise MusegenError(f"{path}: no {what} files ({', '.join(suffixes)}) in this folder")
-        return files
-    if not path.exists():
-        raise MusegenError(f"{path}: no such file or folder")
-    return [path]
+    return path_files(path, suffixes, what=f"{what} files ({', '.join(suffixes)})")
 
 
 def _existing_file(path: str | os.PathLike) -> Path:

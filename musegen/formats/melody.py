@@ -46,7 +46,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import check_writable, write_text
-from musegen.fileio import folder_files, input_file, output_errors
+from musegen.fileio import input_file, output_errors, path_files
 from musegen.formats.abc import read_tunes, strip_comments, tune_title
 from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, key_name, spell: importable from here
     ABC_MODES,
@@ -1018,16 +1018,10 @@ def corpus_files(path_or_name: str | os.PathLike) -> list[Path]:
         return _music21_files(text[len(MUSIC21_PREFIX) :])
     path = Path(path_or_name)
     known = ", ".join(sorted(READERS))
-    if path.is_dir():
-        files = folder_files(path, READERS)
-        if not files:
-            raise MusegenError(f"{path}: no score files in this folder (known suffixes: {known})")
-        return files
-    if not path.exists():
-        raise MusegenError(f"{path}: no such file or folder")
-    if path.suffix.lower() not in READERS:
+    files = path_files(path, READERS, what=f"score files (known suffixes: {known})")
+    if path.is_file() and path.suffix.lower() not in READERS:
         raise MusegenError(f"{path}: not a score file (known suffixes: {known})")
-    return [path]
+    return files
 
 
 def read_melodies(path_or_name: str | os.PathLike, *, transpose_to_c: bool = False, progress=None) -> MelodyList:

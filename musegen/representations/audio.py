@@ -14,7 +14,7 @@ import numpy as np
 
 from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
-from musegen.fileio import folder_files
+from musegen.fileio import path_files
 from musegen.limits import MAX_EVALUATE_SECONDS, MAX_PRIMER_SECONDS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
@@ -167,9 +167,7 @@ class AudioRepresentation(Representation):
 
         path = Path(path)
         suffixes = (*AUDIO_SUFFIXES, *SCORE_SUFFIXES)
-        files = [path] if path.is_file() else folder_files(path, suffixes)
-        if not files:
-            raise MusegenError(f"{path}: no audio (.wav, .flac, .ogg), ABC or MIDI files here")
+        files = path_files(path, suffixes, what="audio (.wav, .flac, .ogg), ABC or MIDI files")
         pieces = []
         for f in files:
             if f.suffix.lower() in AUDIO_SUFFIXES:

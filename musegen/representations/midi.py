@@ -13,7 +13,7 @@ import numpy as np
 
 from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
-from musegen.fileio import folder_files
+from musegen.fileio import path_files
 from musegen.limits import MAX_EVALUATE_BEATS, MAX_PRIMER_BEATS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
@@ -125,12 +125,7 @@ class MidiEvaluateOptions(Settings):
 
 def corpus_files(path: Path) -> list[Path]:
     """A file, or the MIDI and ABC files under a folder (sorted)."""
-    if path.is_file():
-        return [path]
-    files = folder_files(path, CORPUS_SUFFIXES)
-    if not files:
-        raise MusegenError(f"{path}: no .mid, .midi or .abc files in this folder")
-    return files
+    return path_files(path, CORPUS_SUFFIXES, what=".mid, .midi or .abc files")
 
 
 def transpose_roll(roll, semitones: int):

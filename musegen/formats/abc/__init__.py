@@ -12,7 +12,7 @@ import unicodedata
 from pathlib import Path
 
 from musegen.errors import MusegenError
-from musegen.fileio import folder_files, input_file
+from musegen.fileio import input_file, path_files
 from musegen.limits import MAX_TUNE_CHARS
 
 ABC_SUFFIXES = (".abc",)
@@ -132,15 +132,7 @@ def abc_files(path: str | os.PathLike) -> list[Path]:
     A folder is searched recursively, leaving out hidden files and folders
     and the ``*.part`` temporaries of an unfinished write.
     """
-    path = Path(path)
-    if path.is_dir():
-        files = folder_files(path, ABC_SUFFIXES)
-        if not files:
-            raise MusegenError(f"{path}: no .abc files in this folder")
-        return files
-    if not path.exists():
-        raise MusegenError(f"{path}: no such file or folder")
-    return [path]
+    return path_files(path, ABC_SUFFIXES, what=".abc files")
 
 
 def read_tunes(path: str | os.PathLike, *, clean: bool = True) -> list[str]:
