@@ -39,12 +39,9 @@ class MidiSettings(Settings):
     drums: bool = option(False, "Keep channel 10 (drums).", flag="--drums/--no-drums", show_default="no drums")
 
     def validate(self) -> None:
-        check_steps(self.steps_per_beat)
+        from musegen.formats.pianoroll import check_steps_per_beat
 
-
-def check_steps(steps_per_beat: int) -> None:
-    if not 1 <= int(steps_per_beat) <= 96:
-        raise UsageError(f"--steps-per-beat must be between 1 and 96, got {steps_per_beat}")
+        check_steps_per_beat(self.steps_per_beat)
 
 
 def check_threshold(threshold: float) -> None:
