@@ -34,6 +34,11 @@ SHEET_SOURCES = (".abc", ".musicxml", ".xml")  # a piece with one of these is dr
 MAX_ABC_CHARS = 20_000  # ABC text shown on the page, at most (the file is linked)
 
 
+# the representation a piece's provenance names -> what the page calls it; a piece without one is named by its files
+KINDS = {"abc": "ABC tune", "score": "score", "midi": "MIDI", "audio": "audio"}
+PICTURE_KINDS = {"ABC tune": "sheet music", "score": "sheet music", "MIDI": "piano roll", "audio": "spectrogram"}
+
+
 @dataclass
 class Piece:
     stem: str
@@ -55,11 +60,6 @@ class Piece:
             if suffix in self.files:
                 return self.files[suffix]
         return None
-
-    @property
-    def picture_kind(self) -> str:
-        return {"ABC tune": "sheet music", "score": "sheet music", "MIDI": "piano roll",
-                "audio": "spectrogram"}.get(self.kind, "picture")
 
 
 def pieces(folder: str | os.PathLike) -> list[Piece]:
@@ -176,11 +176,13 @@ dt { color: #666; } dd { margin: 0; font-family: ui-monospace, monospace; word-b
 
 def _piece_html(piece: Piece) -> str:
     title = _title(piece)
+    made = _provenance(piece)
+    kind = KINDS.get(made.get("representation", ""), piece.kind)  # a score written with its ABC is a score
     parts = [f'<article id="{_esc(quote(piece.stem))}">', f"<h2>{_esc(title)}</h2>",
-             f'<p class="kind">{_esc(piece.kind)}</p>']
+             f'<p class="kind">{_esc(kind)}</p>']
     picture = piece.picture
     if picture is not None:
-        alt = f"{piece.picture_kind} of {title}"
+        alt = f"{PICTURE_KINDS.get(kind, 'picture')} of {title}"
         parts.append(f'<figure><img src="{_href(picture)}" alt="{_esc(alt)}"></figure>')
     if ".wav" in piece.files:
         parts.append(f'<audio controls preload="none" src="{_href(piece.files[".wav"])}"></audio>')
@@ -189,7 +191,6 @@ def _piece_html(piece: Piece) -> str:
     links = " ".join(f'<a href="{_href(path)}" download>{_esc(path.name)}</a>'
                      for suffix in SUFFIXES if (path := piece.files.get(suffix)) is not None)
     parts.append(f'<p class="files">Download: {links}</p>')
-    made = _provenance(piece)
     if made:
         rows = "".join(f"<dt>{_esc(key)}</dt><dd>{_esc(value)}</dd>" for key, value in made.items())
         parts.append(f"<details><summary>How it was made</summary><dl>{rows}</dl></details>")

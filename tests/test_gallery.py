@@ -57,7 +57,7 @@ def folder(tmp_path_factory):
     for fmt in ("wav", "png"):
         AUDIO_WRITERS[fmt](Rep(), audio, out / f"audio_1.{fmt}", ConvertOptions(provenance=made("audio", 6)))
     melody = abc_to_melody(TUNES["Second_Jig"])
-    for fmt in ("musicxml", "png", "wav"):
+    for fmt in ("musicxml", "abc", "png", "wav"):  # a score written with its ABC too, as sample score does
         MELODY_WRITERS[fmt](melody, out / f"score_1.{fmt}", ConvertOptions(provenance=made("score", 7), **FAST))
     (out / ".hidden.wav").write_bytes(b"")  # left out
     return out
@@ -108,6 +108,8 @@ def test_the_page_shows_every_piece(folder):
     downloads = {a["href"] for a in page.all("a")}
     assert {"Proof_Jig.abc", "Proof_Jig.mid", "Proof_Jig.svg", "Proof_Jig.wav", "score_1.musicxml"} <= downloads
     assert ".hidden.wav" not in index.read_text()
+    kinds = re.findall(r'<p class="kind">([^<]*)</p>', index.read_text())  # named by how each was made
+    assert kinds[:5] == ["ABC tune", "ABC tune", "audio", "MIDI", "score"]
 
 
 def test_a_foreign_index_is_kept_without_force(tmp_path, folder):
