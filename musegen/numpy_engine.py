@@ -131,14 +131,11 @@ class Network:
         if self.output is None:
             raise MusegenError(f"{source}: the network has no output layer")
         self.out_size = int(self.output.weights[0].shape[1])
-        embeddings = [layer for layer in self.inputs if layer.kind == "Embedding"]
-        self.embedding = embeddings[0].weights[0] if embeddings else None
-        self.vocab_size = int(self.embedding.shape[0]) if self.embedding is not None else None
         # one id a step, read by the first layer: its input products, bias included, are a table of the ids
         self.token_table = None
         if [layer.kind for layer in self.inputs] == ["Embedding"] and self.cells[0][0] == "lstm":
             kind, n, kernel, bias, _ = self.cells[0]
-            self.token_table = self.embedding @ kernel[:-n] + bias
+            self.token_table = self.inputs[0].weights[0] @ kernel[:-n] + bias
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
