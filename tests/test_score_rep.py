@@ -158,6 +158,18 @@ def test_sample_writes_the_score_files_and_the_seed_decides(variant, score_model
     a, b, c = ((tmp_path / n / "score_1.abc").read_text() for n in "abc")
     assert a == b != c
     assert "not written" in result.output or (tmp_path / "c" / "score_1.svg").is_file()
+    # a notation program finds a named part with an instrument, and a title and composer line naming the model
+    xml = (tmp_path / "a" / "score_1.musicxml").read_text()
+    model = Path(score_models[variant]).name
+    assert "<part-name>Melody</part-name>" in xml and "<instrument-name>Piano</instrument-name>" in xml
+    assert "<midi-program>1</midi-program>" in xml and xml.count("<score-instrument ") == 1
+    assert f"<work-title>Score 1 ({model})</work-title>" in xml
+    assert f'<creator type="composer">musegen 0.1.0, model {model} ({variant} network)</creator>' in xml
+    assert f"C:musegen 0.1.0, model {model} ({variant} network)" in a
+    def steady(text):  # the command line names its output folder
+        return [line for line in text.splitlines() if "musegen-command" not in line]
+
+    assert steady(xml) == steady((tmp_path / "b" / "score_1.musicxml").read_text())  # no random ids
 
 
 def test_a_primer_begins_every_score_and_sets_key_and_meter(score_models, tmp_path):

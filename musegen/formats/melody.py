@@ -76,6 +76,8 @@ EXPRESSIBLE: tuple[Fraction, ...] = tuple(sorted(
 BARS_PER_LINE = 4  # ABC output: a line break every so many bars
 # a score's melody is its first part named so (a chorale's soprano, not the horn above it), else its first part
 MELODY_PARTS = ("soprano", "melody", "voice", "cantus")
+PART_NAME = "Melody"  # the part of a written score, as notation programs show it
+PART_INSTRUMENT = "Piano"  # its instrument (a music21.instrument class; General MIDI program 1, as the MIDI files)
 SHORT_BAR_MARKER = "musegen:measure"  # MIDI marker: "musegen:measure 6/8" starts a short measure of 6/8
 
 
@@ -144,17 +146,20 @@ class Melody:
     """A melody in measures.
 
     ``pickup`` is True when the first measure is an anacrusis (shorter than its
-    meter, the rest of the piece following).
+    meter, the rest of the piece following); ``composer`` is written as the
+    score's composer line (MusicXML) and ``C:`` field (ABC) when set.
     """
 
     measures: list[Measure]
     title: str = ""
     pickup: bool = False
+    composer: str = ""
 
     def to_dict(self) -> dict:
         """JSON-able data, exact: durations as ``"n/d"`` strings, each event as ``[pitch, duration, tie]``."""
         return {
             "title": self.title,
+            **({"composer": self.composer} if self.composer else {}),
             "pickup": self.pickup,
             "measures": [
                 {"time": [m.numerator, m.denominator], "key": [m.fifths, m.mode],
@@ -174,7 +179,8 @@ class Melody:
             ]
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise MusegenError(f"not a melody ({type(exc).__name__}: {exc})") from None
-        return cls(measures, title=str(d.get("title", "")), pickup=bool(d.get("pickup", False)))
+        return cls(measures, title=str(d.get("title", "")), pickup=bool(d.get("pickup", False)),
+                   composer=str(d.get("composer", "")))
 
 
 class MelodyList(list):
@@ -519,17 +525,28 @@ def split_duration(duration: Fraction) -> list[Fraction]:
 def melody_to_score(melody: Melody):
     """A music21 score of the melody: one part, measures, time and key signatures, ties.
 
+    The part is named (:data:`PART_NAME`) and played by :data:`PART_INSTRUMENT`
+    (a notation program such as MuseScore needs both); the composer line is
+    the melody's ``composer`` when it has one.
+
     Returns
     -------
     music21.stream.Score
     """
-    from music21 import clef, key, metadata, meter, note, stream, tie
+    from music21 import clef, instrument, key, metadata, meter, note, stream, tie
 
     score = stream.Score()
     score.insert(0, metadata.Metadata())
     score.metadata.title = melody.title or "Untitled"
     score.metadata.movementName = score.metadata.title
+    if melody.composer:
+        score.metadata.composer = melody.composer
     part = stream.Part()
+    part.partName = PART_NAME
+    player = getattr(instrument, PART_INSTRUMENT)()
+    player.partName, player.partAbbreviation = PART_NAME, PART_NAME[:3] + "."
+    player.instrumentId = "I1"  # not music21's random id: the same score gives the same file
+    part.insert(0, player)
     meter_now = key_now = None
     tied_in = False
     for i, (m, pieces) in enumerate(zip(melody.measures, _written(melody))):
@@ -758,7 +775,8 @@ def melody_to_abc(melody: Melody, *, index: int = 1) -> str:
     """
     first = melody.measures[0] if melody.measures else Measure([], *DEFAULT_METER)
     title = " ".join((melody.title or "Untitled").split())
-    head = [f"X:{index}", f"T:{title}", f"M:{first.numerator}/{first.denominator}", "L:1/8",
+    composer = [f"C:{' '.join(melody.composer.split())}"] if melody.composer.strip() else []
+    head = [f"X:{index}", f"T:{title}", *composer, f"M:{first.numerator}/{first.denominator}", "L:1/8",
             f"K:{_abc_key(first.fifths, first.mode)}"]
     lines: list[str] = []
     bars: list[str] = []

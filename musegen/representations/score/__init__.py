@@ -545,9 +545,26 @@ class ScoreRepresentation(Representation):
 
     # -- output -------------------------------------------------------------------------------------------
     def write_format(self, piece: Melody, path: Path, fmt: str, options: Any) -> None:
+        """The piece as ``fmt``, its title and composer line naming musegen and the model (from the provenance)."""
+        from dataclasses import replace
+
         from musegen.formats import MELODY_WRITERS
 
-        MELODY_WRITERS[fmt](piece, path, options)
+        MELODY_WRITERS[fmt](replace(piece, **self.credits(piece, options.provenance)), path, options)
+
+    def credits(self, piece: Melody, provenance: dict[str, str]) -> dict[str, str]:
+        """The title and composer line of a generated piece: ``Score 1 (score-jigs)``, ``musegen 0.1.0, model
+        score-jigs (note network)``; a piece with a composer already (a primer's) keeps it first."""
+        from musegen import __version__
+
+        model = Path(provenance.get("model", "")).name if provenance.get("model") else ""
+        made = f"musegen {provenance.get('musegen', __version__)}"
+        if model:
+            made += f", model {model} ({self.variant.name} network)"
+        title = piece.title or "Untitled"
+        if model and not title.endswith(f"({model})"):
+            title = f"{title} ({model})"
+        return {"title": title, "composer": f"{piece.composer}; {made}" if piece.composer else made}
 
     # -- bundle -------------------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
