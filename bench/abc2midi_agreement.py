@@ -11,16 +11,23 @@ abc2midi writes the melody (first voice) on the first track that holds notes;
 the accompaniment of chord symbols goes to a separate "gchord" track on other
 channels, so only that first track is compared with musegen's channel 0.
 
+With ``--bars`` the bar lengths are compared instead: abc2midi's warnings
+``Bar N has X time units while the time signature has Y [in repeat]`` against
+:func:`musegen.formats.abc.player.bar_lengths` (what ``musegen``'s checker
+judges by), tune by tune, on every tune abc2midi reads.
+
 Usage::
 
     .venv/bin/python bench/abc2midi_agreement.py                 # all Nottingham files but jigs
     .venv/bin/python bench/abc2midi_agreement.py corpora/x.abc   # given files
     .venv/bin/python bench/abc2midi_agreement.py --worst 20 --tol 0.08
+    .venv/bin/python bench/abc2midi_agreement.py --bars corpora/jigs/jigs.abc corpora/nottingham/*.abc
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from musegen.errors import MusegenError  # noqa: E402
 from musegen.formats.abc import header_field, read_abc_text, split_tunes  # noqa: E402
-from musegen.formats.abc.player import abc_to_song  # noqa: E402
+from musegen.formats.abc.player import abc_to_song, bar_lengths  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "nottingham"
 CHORD_STAGGER = 10  # ticks between the notes of a chord in abc2midi's output
@@ -149,12 +156,60 @@ def compare_file(path: Path, *, tol: float, jobs: int) -> list[TuneResult]:
     return [r for r in results if r is not None]
 
 
+BAR_WARNING = re.compile(r"Bar (\d+) has (\S+) time units while the time signature has (\d+)( in repeat)?")
+
+
+def abc2midi_bar_warnings(tune: str, workdir: Path, name: str, *, timeout: float = 20) -> list[str] | None:
+    """abc2midi's bar-length warnings on a tune (without its ``Track N`` prefix), or None when it reads no tune."""
+    src = workdir / f"{name}.abc"
+    out = workdir / f"{name}.mid"
+    src.write_text(tune, encoding="utf-8")
+    try:
+        proc = subprocess.run(["abc2midi", src.name, "-o", out.name], cwd=workdir, capture_output=True, text=True,
+                              errors="replace", timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if not out.exists():
+        return None
+    return sorted({m.group(0) for m in BAR_WARNING.finditer(proc.stdout + proc.stderr)})
+
+
+def compare_bars(files: list[Path], *, jobs: int, worst: int) -> int:
+    """Tune by tune, abc2midi's bar-length warnings against musegen's; print the agreement."""
+    tunes = [(path.name, tune) for path in files for tune in split_tunes(read_abc_text(path))]
+    rows: list[tuple[str, str, list[str] | None, list[str]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def one(i: int) -> tuple[str, str, list[str] | None, list[str]]:
+            name, tune = tunes[i]
+            theirs = abc2midi_bar_warnings(tune, Path(tmp), f"t{i}")
+            try:
+                ours = sorted({w.message() for w in bar_lengths(tune)})
+            except MusegenError as exc:
+                ours = [f"musegen: {exc}"]
+            return name, header_field(tune, "X", "?"), theirs, ours
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            rows = list(pool.map(one, range(len(tunes))))
+    read = [r for r in rows if r[2] is not None]
+    same = [r for r in read if r[2] == r[3]]
+    verdict = [r for r in read if bool(r[2]) == bool(r[3])]
+    warned = [r for r in read if r[2]]
+    print(f"{len(read)} tunes abc2midi reads (of {len(rows)}); it warns about bar lengths in {len(warned)}")
+    print(f"same warnings (bar numbers, lengths, 'in repeat'): {len(same)} ({100 * len(same) / max(1, len(read)):.1f}%)")
+    print(f"same verdict (some warning or none): {len(verdict)} ({100 * len(verdict) / max(1, len(read)):.1f}%)")
+    for name, ref, theirs, ours in [r for r in read if r[2] != r[3]][:worst]:
+        print(f"  {name}:X{ref}  abc2midi {theirs}  musegen {ours}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="*", type=Path, help="ABC files (default: Nottingham files except jigs.abc)")
     ap.add_argument("--tol", type=float, default=0.08, help="onset tolerance in beats (default 0.08)")
     ap.add_argument("--worst", type=int, default=10, help="how many of the worst tunes to list (default 10)")
     ap.add_argument("--jobs", type=int, default=8, help="abc2midi processes in parallel (default 8)")
+    ap.add_argument("--bars", action="store_true", help="compare bar-length warnings instead of melodies")
     args = ap.parse_args(argv)
     if shutil.which("abc2midi") is None:
         print("abc2midi is not installed (Debian/Ubuntu: apt-get install abcmidi)", file=sys.stderr)
@@ -163,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"no ABC files found (looked in {CORPUS})", file=sys.stderr)
         return 2
+    if args.bars:
+        return compare_bars(files, jobs=args.jobs, worst=args.worst)
     all_results: list[TuneResult] = []
     started = time.perf_counter()
     header = f"{'file':<16} {'tunes':>5} {'mean F1':>8} {'min F1':>7} {'exact':>6} {'notes a2m':>10} {'notes ours':>10}"

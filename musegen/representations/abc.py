@@ -22,6 +22,7 @@ SPECIALS = (PAD, START, END, UNK)
 START_ID, END_ID, UNK_ID = 1, 2, 3
 DEFAULT_PRIMER = "X:"  # the model writes the tune number, then the header and the tune
 COPY_RUN = 48  # a sample copies a training tune when it shares this many body characters with it
+ALSO_FILE = "training-also.abc"  # in a bundle: the tunes of --also, trained on beside training.abc
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class AbcSettings(Settings):
 
     owner = "abc"
     min_count: int = option(3, "Characters seen fewer times in the training tunes are read as unknown.")
+    also: str = option("", "More tunes to train on, never held out (a .abc file, a folder or a shipped corpus "
+                           "such as 'nottingham'); added with --transpose's copies ('--transpose 0': as they are).",
+                       show_default=False)
 
     def validate(self) -> None:
         if self.min_count < 1:
@@ -141,17 +145,27 @@ class AbcRepresentation(Representation):
         """The text the network sees: comments dropped."""
         return abcfmt.strip_comments(piece)
 
+    def more_tunes(self) -> list[str]:
+        """The tunes of the ``also`` setting (trained on, never held out), verbatim; none without it."""
+        if not self.settings.also:
+            return []
+        return abcfmt.read_tunes(self.resolve_corpus(self.settings.also), clean=False)
+
     def bundle_files(self, train: list[str], valid: list[str]) -> dict[str, bytes]:
-        """``validation.abc`` (held-out tunes verbatim) and ``training.abc`` (for baselines and copy checks)."""
-        return {
+        """``validation.abc`` (held-out tunes verbatim), ``training.abc`` (the training tunes of the corpus, for
+        the n-gram baseline and copy checks) and, with ``also``, ``training-also.abc`` (the further tunes trained
+        on, for copy checks)."""
+        files = {
             "validation.abc": "\n".join(valid).encode("utf-8"),
             "training.abc": "\n".join(train).encode("utf-8"),
         }
+        more = self.more_tunes()
+        if more:
+            files[ALSO_FILE] = "\n".join(more).encode("utf-8")
+        return files
 
     def augment(self, pieces: list[str], *, transpose: tuple[int, ...] = ()) -> list[str]:
-        """The pieces plus each transposed by every shift in ``transpose``."""
-        if not transpose:
-            return list(pieces)
+        """The pieces plus each transposed by every shift in ``transpose``, then the ``also`` tunes as they are."""
         from musegen.formats.abc.transpose import transpose_tune
 
         out = list(pieces)
@@ -159,7 +173,7 @@ class AbcRepresentation(Representation):
             if shift:
                 # Nottingham writes a sharp bass note of a chord as "D/f+": keep that style
                 out.extend(transpose_tune(p, shift, bass_sharp="+") for p in pieces)
-        return out
+        return out + self.more_tunes()
 
     # -- vocabulary -----------------------------------------------------------
     def fit(self, pieces: list[str]) -> None:
@@ -258,13 +272,14 @@ class AbcRepresentation(Representation):
         return write_tune(piece, stem, formats=formats, force=force, provenance=provenance)
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "min_count": self.min_count, "vocab": self.vocab}
+        more = {"also": self.settings.also} if self.settings.also else {}
+        return {"name": self.name, "min_count": self.min_count, **more, "vocab": self.vocab}
 
     def set_config(self, config: dict[str, Any]) -> None:
         vocab = config.get("vocab")
         if not isinstance(vocab, list) or vocab[: len(SPECIALS)] != list(SPECIALS):
             raise MusegenError("representation.json: not an abc vocabulary")
-        self.settings = AbcSettings(min_count=int(config.get("min_count", 3)))
+        self.settings = AbcSettings(min_count=int(config.get("min_count", 3)), also=str(config.get("also", "")))
         self.min_count = self.settings.min_count
         self.vocab = vocab
         self._index = {c: i for i, c in enumerate(vocab)}
@@ -307,7 +322,9 @@ class AbcRepresentation(Representation):
             result["baseline_bits_per_char"] = float(ngram.bits_per_char(tunes))
             result["improvement"] = 1.0 - result["bits_per_char"] / result["baseline_bits_per_char"]
         if options.samples:
-            result.update(self.sample_quality(probe, options, training=training))
+            more = Path(probe.bundle.path) / ALSO_FILE  # further tunes trained on: copying them is copying too
+            copied_from = training + (abcfmt.read_tunes(more, clean=True) if more.is_file() else [])
+            result.update(self.sample_quality(probe, options, training=copied_from))
             result["copy_rate_n"] = COPY_RUN
         return result
 

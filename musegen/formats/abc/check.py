@@ -926,51 +926,38 @@ def _fraction_text(length: Fraction, den: int) -> str:
 
 
 def _check_bars(text: str) -> tuple[int, int, list[str]]:
-    """Measure every bar; return (bars, bars fitting, problems)."""
-    from musegen.formats.abc.player import written_bars
+    """Measure every bar as abc2midi plays it; return (written bars, written bars fitting, problems).
+
+    A written bar fits unless abc2midi, playing the tune with its repeats,
+    finds a bar of the wrong length that holds notes of it (see
+    :func:`musegen.formats.abc.player.bar_lengths`): a short bar before a
+    repeat sign runs on into the bar played after it, so a part that ends on
+    a short bar fits only when the bar it goes back to (or goes on to) is the
+    pickup that completes it.
+    """
+    from musegen.formats.abc.player import bar_lengths, written_bars
 
     try:
         bars = written_bars(text)
+        found = bar_lengths(text)
     except MusegenError:
         return 0, 0, []
     if not bars:
         return 0, 0, []
-    boundary = {"start", "end", "||", "|:", ":|", "::"}
-
-    def starts_section(k: int) -> bool:
-        return bars[k].opens in boundary or bars[k].ending is not None
-
-    def ends_section(k: int) -> bool:
-        return (
-            k == len(bars) - 1 or bars[k].closes in boundary or (k + 1 < len(bars) and bars[k + 1].ending is not None)
-        )
-
-    pickups = [
-        b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and starts_section(k)
-    ]
-    closings = [
-        b.length for k, b in enumerate(bars) if b.full is not None and 0 < b.length < b.full and ends_section(k)
-    ]
-    fitting = 0
+    by_ident = {b.ident: b for b in bars}
+    wrong = {ident for w in found for ident in w.written}
     problems: list[str] = []
-    for k, b in enumerate(bars):
-        full = b.full
-        ok = full is None or b.length == full
-        if not ok and 0 < b.length < full:
-            if k == 0:
-                ok = True  # an anacrusis
-            elif starts_section(k) and any(b.length + c == full for c in closings):
-                ok = True
-            elif ends_section(k) and any(b.length + p == full for p in pickups):
-                ok = True
-            elif ends_section(k) and k == len(bars) - 1 and bars[0].length + b.length == full:
-                ok = True
-        if ok:
-            fitting += 1
-        else:
-            num, den = b.meter
-            problems.append(f"bar {b.number} (line {b.line}) has {_fraction_text(b.length, den)}, meter is {num}/{den}")
-    return len(bars), fitting, problems
+    for w in found:
+        held = [by_ident[i] for i in w.written if i in by_ident]
+        num, den = w.meter
+        length = _fraction_text(w.length, den)
+        when = " the second time through" if w.repeat else ""
+        if len(held) > 1:
+            names = " then ".join(f"bar {b.number} (line {b.line})" for b in held)
+            problems.append(f"{names} play as one bar of {length}{when}, meter is {num}/{den}")
+        elif held:
+            problems.append(f"bar {held[0].number} (line {held[0].line}) has {length}{when}, meter is {num}/{den}")
+    return len(bars), sum(1 for b in bars if b.ident not in wrong), problems
 
 
 # ---------------------------------------------------------------------------

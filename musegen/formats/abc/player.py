@@ -1546,6 +1546,38 @@ def _expand_ornaments(feats: list[_Feature], tempo: float, unit: int) -> list[_F
 # playing the features (abc2midi's writetrack)
 
 
+@dataclass(frozen=True)
+class BarLength:
+    """A bar abc2midi finds of the wrong length as it plays the tune (its ``Bar N has X time units`` warning).
+
+    ``number`` is abc2midi's bar number (counted as it plays: from 0, set
+    back at each repeat); ``length`` the bar's length in quarter-note beats
+    as played, which may hold the end of an earlier bar that a repeat sign
+    carried over; ``meter`` the meter in force; ``repeat`` True when found on
+    the second time through a repeat (abc2midi adds ``in repeat``);
+    ``written`` the written bars (ids of :attr:`Bar.ident`) whose notes the
+    played bar holds, in playing order.
+    """
+
+    number: int
+    length: Fraction
+    meter: tuple[int, int]
+    repeat: bool
+    written: tuple[int, ...]
+
+    @property
+    def units(self) -> Fraction:
+        """The length in the meter's beats, as abc2midi prints it (``has 11 time units``)."""
+        return self.length * self.meter[1] / 4
+
+    def message(self) -> str:
+        """abc2midi's words for it."""
+        units = self.units
+        text = f"{units.numerator}" + (f"/{units.denominator}" if units.denominator != 1 else "")
+        return (f"Bar {self.number} has {text} time units while the time signature has {self.meter[0]}"
+                + (" in repeat" if self.repeat else ""))
+
+
 @dataclass
 class _Played:
     notes: list[tuple[Fraction, Fraction, int]] = field(default_factory=list)
@@ -1554,9 +1586,49 @@ class _Played:
     meters: list[tuple[Fraction, int, int]] = field(default_factory=list)
     tempos: list[tuple[Fraction, float]] = field(default_factory=list)
     end: Fraction = Fraction(0)
+    bar_lengths: list[BarLength] = field(default_factory=list)
 
 
-def _play(feats: list[_Feature], parts: str | None, part_start: dict[str, int], report: list[str]) -> _Played:
+class _BarCheck:
+    """abc2midi's bar check as it plays (genmidi.c ``checkbar`` and ``softcheckbar``).
+
+    A single bar line checks the bar; ``||``, ``|]``, ``|:``, ``:|`` and ``::``
+    check it only when it is full or longer (or in the first bar), so a short
+    bar before them runs on into the next one played: after ``:|`` that is the
+    bar after the ``|:`` it goes back to.  The first bar is not checked the
+    first time through (an anacrusis), nor is a part played again (``P:``).
+    """
+
+    def __init__(self, meter: tuple[int, int] | None) -> None:
+        self.meter = meter
+        self.length = Fraction(0)
+        self.number = 0
+        self.written: list[int] = []
+        self.found: list[BarLength] = []
+        self.again = False  # a P: part played before
+
+    def add(self, length: Fraction, bar: int) -> None:
+        self.length += length
+        if not self.written or self.written[-1] != bar:
+            self.written.append(bar)
+
+    def check(self, pass_: int) -> None:
+        meter = self.meter
+        if meter is not None and not self.again and self.length and (pass_ == 2 or self.number != 0):
+            if self.length != Fraction(4 * meter[0], meter[1]):
+                self.found.append(BarLength(self.number, self.length, meter, pass_ == 2, tuple(self.written)))
+        if self.length > 0:
+            self.number += 1
+        self.length = Fraction(0)
+        self.written = []
+
+    def soft(self, pass_: int) -> None:
+        if self.meter is None or self.length >= Fraction(4 * self.meter[0], self.meter[1]) or self.number <= 0:
+            self.check(pass_)
+
+
+def _play(feats: list[_Feature], parts: str | None, part_start: dict[str, int], report: list[str],
+          meter: tuple[int, int] | None = None) -> _Played:
     out = _Played()
     n = len(feats)
     t = Fraction(0)
@@ -1566,10 +1638,13 @@ def _play(feats: list[_Feature], parts: str | None, part_start: dict[str, int], 
     maxpass = 2
     expect = False
     saved = 0
+    saved_bar = 0
     partno = -1
     steps = 0
     limit = 200 * (n + 10)
     problems: set[str] = set()
+    bars = _BarCheck(meter)
+    played_parts: set[str] = set()
 
     def next_part(place: int) -> int:
         nonlocal partno
@@ -1592,74 +1667,88 @@ def _play(feats: list[_Feature], parts: str | None, part_start: dict[str, int], 
             out.notes.append((t, f.length, f.pitch))
             if not inchord:
                 t += f.length
+                bars.add(f.length, f.bar)
         elif k == TNOTE:
             out.notes.append((t, f.length, f.pitch))
         elif k == REST:
             if not inchord:
                 t += f.length
+                bars.add(f.length, f.bar)
         elif k == CHORDON:
             inchord = True
         elif k in (CHORDOFF, CHORDOFFEX):
             inchord = False
             t += f.length
+            bars.add(f.length, f.bar)
         elif k == SINGLE_BAR:
             out.bars.append(t)
+            bars.check(pass_)
         elif k == DOUBLE_BAR:
             out.bars.append(t)
+            bars.soft(pass_)
         elif k == BAR_REP:
             out.bars.append(t)
-            saved = j
+            bars.soft(pass_)
+            saved, saved_bar = j, bars.number
             expect = True
             pass_ = 1
             maxpass = 2
         elif k == REP_BAR:
             out.bars.append(t)
+            bars.soft(pass_)
             if pass_ == 1:
                 if expect:
                     pass_ += 1
-                    j = saved
+                    j, bars.number = saved, saved_bar
                     expect = False
             elif pass_ < maxpass:
                 expect = False
                 pass_ += 1
-                j = saved
+                j, bars.number = saved, saved_bar
         elif k == PLAY_ON_REP:
             passnum = pass_ if (expect or pass_ > 1) else 1
             if passnum not in f.data:
                 j += 1
                 while j < n and feats[j].kind not in (REP_BAR, BAR_REP, PART, DOUBLE_BAR, PLAY_ON_REP):
                     j += 1
+                bars.number += 1
                 if j < n and feats[j].kind == PART:
                     j -= 1
             elif maxpass < 4:
                 maxpass = pass_ + 1
         elif k == DOUBLE_REP:
             out.bars.append(t)
+            bars.soft(pass_)
             if pass_ > 1:
                 expect = True
-                saved = j
+                saved, saved_bar = j, bars.number
                 pass_ = 1
                 maxpass = 2
             elif not expect:
                 expect = True
-                saved = j
+                saved, saved_bar = j, bars.number
                 pass_ = 1
             else:
-                j = saved
+                j, bars.number = saved, saved_bar
                 pass_ += 1
         elif k == PART:
             if parts is not None:
                 j = next_part(j)
                 if j >= n:
                     break
+                label = feats[j].data
+                bars.again = label in played_parts
+                played_parts.add(label)
         elif k == GCHORD:
             out.gchords.append((t, f.data))
         elif k == TIME:
             out.meters.append((t, f.data[0], f.data[1]))
+            bars.meter = f.data
         elif k == TEMPO:
             out.tempos.append((t, f.data))
         j += 1
     out.end = t
+    out.bar_lengths = bars.found
     report.extend(sorted(problems))
     return out
 
@@ -1799,6 +1888,7 @@ class Bar:
     ending: frozenset | None
     line: int
     notes: int
+    ident: int = 0  # the bar's place among every stretch between bar lines (as BarLength.written names it)
 
     @property
     def full(self) -> Fraction | None:
@@ -1860,7 +1950,7 @@ def written_bars(tune: str) -> list[Bar]:
             name = _BAR_NAMES[k]
             if notes or length:
                 line = parser.bar_first_line.get(first_id, parser.lineno)
-                bars.append(Bar(number, length, bar_meter, opens, name, ending, line, notes))
+                bars.append(Bar(number, length, bar_meter, opens, name, ending, line, notes, first_id))
                 number += 1
                 opens = name
             else:
@@ -1872,8 +1962,42 @@ def written_bars(tune: str) -> list[Bar]:
             bar_meter = meter
     if notes or length:
         line = parser.bar_first_line.get(first_id, parser.lineno)
-        bars.append(Bar(number, length, bar_meter, opens, "end", ending, line, notes))
+        bars.append(Bar(number, length, bar_meter, opens, "end", ending, line, notes, first_id))
     return bars
+
+
+def _played(tune: str, *, chords: bool) -> tuple[_TuneParser, _Played]:
+    """Read a tune and play it as abc2midi does (its features prepared, repeats expanded, bars checked)."""
+    parser = _read_tune(tune, chords=chords)
+    feats = parser.feats
+    report = parser.report
+    has_parts = parser.parts is not None
+    _insert_missing_repeats(feats, parser.first_music, has_parts)
+    if has_parts:
+        feats.append(_Feature(PART, data=" "))
+    feats = _apply_grace(feats)
+    _tie_notes(feats, report)
+    if not has_parts and len(parser.voice_numbers) == 1:
+        _fix_repeats(feats, report)
+    feats = _expand_ornaments(feats, parser.tempo, parser.header_unit)
+    part_start: dict[str, int] = {}
+    for i, f in enumerate(feats):
+        if f.kind == PART and f.data != " ":
+            part_start[f.data] = i
+    meter = None if parser.meter_free else parser.header_meter
+    return parser, _play(feats, parser.parts, part_start, report, meter)
+
+
+def bar_lengths(tune: str) -> list[BarLength]:
+    """The bars abc2midi warns about as it plays ``tune`` (``Bar N has X time units while the time signature
+    has Y``), in the order it finds them; empty when every bar it plays fits.
+
+    Raises
+    ------
+    MusegenError
+        When the tune has no ``K:`` field.
+    """
+    return _played(tune, chords=False)[1].bar_lengths
 
 
 def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
@@ -1898,23 +2022,8 @@ def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
     MusegenError
         When there is nothing playable at all: no ``K:`` field or no notes.
     """
-    parser = _read_tune(tune, chords=chords)
-    feats = parser.feats
+    parser, played = _played(tune, chords=chords)
     report = parser.report
-    has_parts = parser.parts is not None
-    _insert_missing_repeats(feats, parser.first_music, has_parts)
-    if has_parts:
-        feats.append(_Feature(PART, data=" "))
-    feats = _apply_grace(feats)
-    _tie_notes(feats, report)
-    if not has_parts and len(parser.voice_numbers) == 1:
-        _fix_repeats(feats, report)
-    feats = _expand_ornaments(feats, parser.tempo, parser.header_unit)
-    part_start: dict[str, int] = {}
-    for i, f in enumerate(feats):
-        if f.kind == PART and f.data != " ":
-            part_start[f.data] = i
-    played = _play(feats, parser.parts, part_start, report)
     melody = []
     for t, d, p in played.notes:
         if d.numerator > 0:
