@@ -108,7 +108,7 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     pieces = rep.read_corpus(corpus)
     reporter.finish(pieces=len(pieces))
     train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
-    augmented = rep.augment(train, transpose=config.transpose) if config.transpose else train
+    augmented = rep.augment(train, transpose=config.transpose)
     rep.fit(augmented)
     train_arrays, valid_arrays = _encode_all(rep, augmented, valid, reporter=reporter)
     if use_cache:
