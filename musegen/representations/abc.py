@@ -14,6 +14,7 @@ import numpy as np
 from musegen.config import Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
+from musegen.formats.abc.grammar import RHYTHMS, FormRequest, TuneForm, valid_key, valid_meter
 from musegen.limits import MAX_TUNE_CHARS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
@@ -22,6 +23,7 @@ SPECIALS = (PAD, START, END, UNK)
 START_ID, END_ID, UNK_ID = 1, 2, 3
 DEFAULT_PRIMER = "X:"  # the model writes the tune number, then the header and the tune
 COPY_RUN = 48  # a sample copies a training tune when it shares this many body characters with it
+MAX_PARTS = 4
 ALSO_FILE = "training-also.abc"  # in a bundle: the tunes of --also, trained on beside training.abc
 
 
@@ -40,6 +42,16 @@ class AbcSettings(Settings):
             raise UsageError(f"--min-count must be at least 1, got {self.min_count}")
 
 
+def check_form(*, meter: str, key: str, parts: int) -> None:
+    """Refuse a meter, key or number of parts that the form of a tune cannot take."""
+    if meter and not valid_meter(meter):
+        raise UsageError(f"--meter {meter}: give beats/unit, the unit 2, 4 or 8 (e.g. 6/8, 4/4, 3/4, 9/8)")
+    if key and not valid_key(key):
+        raise UsageError(f"--key {key}: give a tonic, # or b, and a mode (e.g. G, F#m, Bb, Ador, Emix)")
+    if not 0 <= parts <= MAX_PARTS:
+        raise UsageError(f"--parts must be 0 (two or three) to {MAX_PARTS}, got {parts}")
+
+
 @dataclass(frozen=True)
 class AbcSampleOptions(Settings):
     owner = "abc"
@@ -48,11 +60,53 @@ class AbcSampleOptions(Settings):
     primer: str = option(DEFAULT_PRIMER, "Start of the tune: text (e.g. 'X:1\\nM:6/8\\nK:D\\n') or a file.")
     candidates: int = option(4, "Tunes drawn for each one written; the first whose every bar fits is kept "
                                 "(1: no choice).")
+    rhythm: str = option("jig", "Dance rhythm: its meter (jig 6/8, reel and hornpipe 4/4, polka 2/4, waltz 3/4, "
+                                "slip-jig 9/8); any: the network's choice.", choices=(*RHYTHMS, "any"))
+    meter: str = option("", "Meter of the tunes (e.g. 6/8), instead of the rhythm's.", show_default=False)
+    key: str = option("", "Key of the tunes (e.g. G, Ador, F#m); default: the network's choice.",
+                      show_default=False)
+    parts: int = option(0, "Parts of 8 bars, each repeated (0: two or three, the network's choice).")
+    form: bool = option(True, "Write the form of a dance tune as the characters are drawn: the meter, key and "
+                              "parts asked, full bars, a pickup and closing bars that add up through the repeats.",
+                        flag="--form/--no-form")
 
     def validate(self) -> None:
         check_sampling(temperature=self.temperature, max_length=self.max_length, candidates=self.candidates)
         check_range("--max-length", self.max_length, MAX_TUNE_CHARS)
         read_primer(self.primer, check_only=True)
+        check_form(meter=self.meter, key=self.key, parts=self.parts)
+
+    def request(self) -> FormRequest:
+        """The form asked: the meter (given, else the rhythm's), the key and the number of parts."""
+        meter = self.meter or RHYTHMS.get(self.rhythm, "")
+        return FormRequest(meter=meter, key=self.key, parts=self.parts)
+
+
+@dataclass(frozen=True)
+class AbcPrimer:
+    """How each tune of a sampling run starts: the primer ``text`` and the form asked (``None``: no form)."""
+
+    text: str
+    request: FormRequest | None
+
+
+@dataclass
+class PrimedTunes:
+    """The primer of ``num`` tunes, as :meth:`AbcRepresentation.sample_steps` takes it: its ``len`` is the number
+    of tunes; as an array (``np.asarray``, indexing) it is the primer's ids, the start marker first."""
+
+    primer: AbcPrimer
+    ids: np.ndarray
+    num: int
+
+    def __len__(self) -> int:
+        return self.num
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.ids if dtype is None else self.ids.astype(dtype)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.ids[index]
 
 
 @dataclass(frozen=True)
@@ -64,6 +118,8 @@ class AbcEvaluateOptions(Settings):
     max_length: int = option(2000, "Most characters generated per tune.")
     order: int = option(4, "Order of the character n-gram baseline.")
     abc2midi: bool = option(True, "Also count the samples abc2midi reads with no error (when it is installed).")
+    form: bool = option(True, "Sample as `sample abc` does by default: the form of a jig as the characters are "
+                              "drawn.", flag="--form/--no-form")
 
     def validate(self) -> None:
         if self.samples < 0:
@@ -109,7 +165,7 @@ class AbcRepresentation(Representation):
     loss_unit: ClassVar[str] = "nats/char"
     piece_noun: ClassVar[str] = "tune"
     default_formats: ClassVar[str] = "abc,mid"
-    summary_columns: ClassVar[tuple[str, ...]] = ("title", "bars fitting", "repairs")
+    summary_columns: ClassVar[tuple[str, ...]] = ("title", "meter", "key", "parts", "bars fitting", "repairs")
     commands_help: ClassVar[dict[str, str]] = {
         "prepare": "Prepare ABC tunes: split by tune, build the character vocabulary, cache.",
         "train": "Train the character-level ABC model (e.g. `musegen train abc corpora/jigs`).",
@@ -208,10 +264,88 @@ class AbcRepresentation(Representation):
                 chars.append(self.vocab[i])
         return "".join(chars)
 
-    def encode_primer(self, text: str, **_: Any) -> np.ndarray:
-        """Ids of a primer: the start marker and the primer's characters (no end marker)."""
+    def encode_primer(self, primer: AbcPrimer | str, *, num: int = 1, **_: Any) -> PrimedTunes:
+        """The primer of ``num`` tunes: the start marker and the primer's characters (no end marker)."""
+        if isinstance(primer, str):
+            primer = AbcPrimer(primer, None)
         index = self.index
-        return np.asarray([START_ID] + [index.get(c, UNK_ID) for c in text], dtype=np.int32)
+        ids = np.asarray([START_ID] + [index.get(c, UNK_ID) for c in primer.text], dtype=np.int32)
+        return PrimedTunes(primer, ids, num)
+
+    generator: ClassVar[str] = "stepped"  # the sampler follows the form of each tune (sample_steps)
+
+    def sample_steps(self, net: Any, primer: PrimedTunes, *, max_length: int, temperature: float,
+                     rng: np.random.Generator, progress: Any = None) -> tuple[list[str], int]:
+        """Draw each tune character by character; with a form asked, only characters that keep it.
+
+        Each step draws from the network's distribution at ``temperature``
+        (Gumbel-max), restricted to the characters that
+        :class:`~musegen.formats.abc.grammar.TuneForm` allows there: the
+        first allowed character in the order of the noisy scores is an exact
+        draw from the distribution renormalised over the allowed ones.  Runs
+        that can be written one way only (the meter asked after ``M``) are
+        written so; the end marker comes when the form allows it (and must
+        come once every part asked is written).  Without a form, it is plain
+        sampling.
+        """
+        num = len(primer)
+        vocab = self.vocab
+        banned = np.zeros(len(vocab), bool)
+        banned[self.banned_ids()] = True
+        request = primer.primer.request
+        forms = [TuneForm(request) for _ in range(num)] if request is not None else []
+        for form in forms:
+            form.feed_text(primer.primer.text)
+        for token in primer.ids[:-1]:
+            net.step(np.full(num, token))
+        tokens = np.full(num, primer.ids[-1])
+        out = np.full((num, max_length), END_ID, np.int32)
+        done = np.zeros(num, bool)
+        made = reported = 0
+        for step in range(max_length):
+            logits = np.asarray(net.step(tokens), np.float64)
+            logits[:, banned] = -np.inf
+            scores = logits / temperature + rng.gumbel(size=logits.shape) if temperature > 0 else logits
+            chosen = np.argmax(scores, axis=1)
+            for r, form in enumerate(forms):
+                if not done[r]:
+                    chosen[r] = self._allowed_choice(form, scores[r], int(chosen[r]))
+            chosen = np.where(done, END_ID, chosen)
+            out[:, step] = chosen
+            done |= chosen == END_ID
+            tokens = chosen
+            made = step + 1
+            if progress is not None and made - reported >= 50:
+                progress(made - reported)
+                reported = made
+            if done.all():
+                break
+        if progress is not None and made > reported:
+            progress(made - reported)
+        pieces = [self.decode(row[:made]) for row in out]
+        return pieces, int(sum(min(made, len(p) + 1) for p in pieces))
+
+    def _allowed_choice(self, form: TuneForm, scores: np.ndarray, best: int) -> int:
+        """The id drawn for one tune: ``best`` when the form allows it, else the best-scored id it allows."""
+        vocab = self.vocab
+        forced = form.forced()
+        if forced:
+            choice = self.index.get(forced[0], UNK_ID)
+        elif form.must_end():
+            choice = END_ID
+        else:
+            choice = END_ID  # where the form allows nothing (it cannot happen), the tune ends
+            order = (best,) if np.isfinite(scores[best]) else ()
+            for i in (*order, *np.argsort(-scores)):
+                i = int(i)
+                if not np.isfinite(scores[i]):
+                    break
+                if (i == END_ID and form.can_end()) or (i >= len(SPECIALS) and form.allows(vocab[i])):
+                    choice = i
+                    break
+        if choice >= len(SPECIALS):
+            form.feed(vocab[choice])
+        return choice
 
     def input_spec(self) -> InputSpec:
         return InputSpec("tokens", len(self.vocab))
@@ -228,16 +362,21 @@ class AbcRepresentation(Representation):
 
     def postprocess(self, piece: str, *, index: int) -> tuple[str, dict[str, Any]]:
         """Check every bar against the meter, repair what can be repaired."""
-        from musegen.formats.abc.check import check_tune
+        from musegen.formats.abc.check import check_tune, tune_shape
 
         text = piece if piece.lstrip().startswith("X:") else f"X:{index}\n{piece}"
         result = check_tune(text, repair=True)
+        shape = tune_shape(result.text)
         return result.text, {
             "title": abcfmt.tune_title(result.text),
             "characters": len(piece),
             "valid": result.valid,
             "bars": result.bars,
             "bars_fitting": result.bars_fitting,
+            "meter": shape.meter,
+            "key": shape.key,
+            "parts": shape.parts,
+            "repeats": shape.repeats,
             "repairs": result.repairs,
             "problems": result.problems,
         }
@@ -250,20 +389,29 @@ class AbcRepresentation(Representation):
         return abcfmt.tune_title(piece)
 
     def plan_sampling(self, bundle_path: Path, options: AbcSampleOptions) -> SamplingPlan:
-        return SamplingPlan(read_primer(options.primer), options.max_length, options.temperature,
-                            candidates=options.candidates)
+        request = options.request() if options.form else None
+        return SamplingPlan(AbcPrimer(read_primer(options.primer), request), options.max_length,
+                            options.temperature, candidates=options.candidates)
 
     def summary_row(self, piece: dict[str, Any]) -> tuple[str, ...]:
-        return piece["title"], f"{piece['bars_fitting']}/{piece['bars']}", str(len(piece["repairs"]))
+        return (piece["title"], piece["meter"] or "-", piece["key"] or "-", str(piece["parts"]),
+                f"{piece['bars_fitting']}/{piece['bars']}", str(len(piece["repairs"])))
 
     def summary_title(self, result: Any, plan: SamplingPlan) -> str:
         drawn = len(result.pieces) * plan.candidates
-        return (f"{len(result.pieces)} tune(s) kept of {drawn} drawn: {result.tokens} characters "
+        request = plan.primer.request if isinstance(plan.primer, AbcPrimer) else None
+        if request is None:
+            asked = "no form asked"
+        else:
+            asked = ", ".join((f"M:{request.meter}" if request.meter else "any meter",
+                               f"K:{request.key}" if request.key else "any key",
+                               f"{request.parts} parts" if request.parts else "2 or 3 parts"))
+        return (f"{len(result.pieces)} tune(s) kept of {drawn} drawn (asked: {asked}): {result.tokens} characters "
                 f"in {result.seconds:.2f} s")
 
-    def with_primer(self, primer: str, piece: str) -> str:
+    def with_primer(self, primer: AbcPrimer | str, piece: str) -> str:
         """A tune is its primer (e.g. ``X:``) then what was generated."""
-        return primer + piece
+        return (primer if isinstance(primer, str) else primer.text) + piece
 
     def write(self, piece: str, stem: Path, *, formats: tuple[str, ...], force: bool = False,
               provenance: dict[str, str] | None = None) -> list[Path]:
@@ -335,22 +483,37 @@ class AbcRepresentation(Representation):
         and the first of ``candidates`` draws whose every bar fits (as
         :func:`musegen.pipeline.sample` does).
         """
-        from musegen.formats.abc.check import abc2midi_available, abc2midi_check, check_tune
+        from musegen.formats.abc.check import (
+            abc2midi_available,
+            abc2midi_bar_warnings,
+            abc2midi_check,
+            check_tune,
+            tune_shape,
+        )
         from musegen.metrics import shared_runs
 
         candidates = options.candidates
-        gen = probe.generate(num=options.samples * candidates, temperature=options.temperature,
-                             max_length=options.max_length, primer=self.encode_primer(DEFAULT_PRIMER))
-        texts = [DEFAULT_PRIMER + p for p in gen.pieces]  # the primer, then what was generated
+        num = options.samples * candidates
+        primer = AbcPrimer(DEFAULT_PRIMER, AbcSampleOptions().request() if options.form else None)
+        gen = probe.generate(num=num, temperature=options.temperature, max_length=options.max_length,
+                             primer=self.encode_primer(primer, num=num))
+        texts = [self.with_primer(primer, p) for p in gen.pieces]
         raw = texts[::candidates]
         written = [piece for piece, _ in probe.select(texts, candidates=candidates)]
         raw_checks = [check_tune(t, repair=False) for t in raw]
         written_checks = [check_tune(t, repair=False) for t in written]
+        raw_shapes = [tune_shape(t) for t in raw]
+        written_shapes = [tune_shape(t) for t in written]
         out: dict[str, Any] = {
             "samples": options.samples,
             "temperature": options.temperature,
             "candidates": candidates,
+            "form": options.form,
             "sample_chars_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None,
+            "dance_form_rate": float(np.mean([f.dance_form for f in written_shapes])),
+            "dance_form_rate_raw": float(np.mean([f.dance_form for f in raw_shapes])),
+            "bars_median": float(np.median([f.bars for f in written_shapes])),
+            "bars_median_raw": float(np.median([f.bars for f in raw_shapes])),
             "meter_valid_rate": float(np.mean([c.bars_fitting == c.bars for c in written_checks])),
             "meter_valid_rate_raw": float(np.mean([c.bars_fitting == c.bars for c in raw_checks])),
             "check_valid_rate": float(np.mean([c.valid for c in written_checks])),
@@ -362,6 +525,8 @@ class AbcRepresentation(Representation):
             out["copy_rate"] = float(np.mean(shared_runs(written, training, n=COPY_RUN)))
             out["copy_rate_raw"] = float(np.mean(shared_runs(raw, training, n=COPY_RUN)))
         if options.abc2midi and abc2midi_available():
-            out["abc2midi_ok_rate"] = float(np.mean([abc2midi_check(t)[0] for t in written]))
-            out["abc2midi_ok_rate_raw"] = float(np.mean([abc2midi_check(t)[0] for t in raw]))
+            for label, tunes in (("", written), ("_raw", raw)):
+                judged = [abc2midi_check(t) for t in tunes]
+                out[f"abc2midi_ok_rate{label}"] = float(np.mean([ok for ok, _ in judged]))
+                out[f"abc2midi_bars_ok_rate{label}"] = float(np.mean([not abc2midi_bar_warnings(m) for _, m in judged]))
         return out

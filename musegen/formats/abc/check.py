@@ -1050,6 +1050,48 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
     return CheckResult(text=checked, repairs=repairs, problems=problems, bars=bars, bars_fitting=fitting)
 
 
+@dataclass(frozen=True)
+class TuneShape:
+    """The form of a tune as written: ``meter`` and ``key`` (header values, "" when missing), ``bars`` (written
+    bars, repeats not expanded), ``parts`` (sections closed by ``:|``, ``::``, ``||``, ``|]`` or the end, a
+    first and second ending being one) and ``repeats`` (a ``:|`` or ``::`` in it)."""
+
+    meter: str
+    key: str
+    bars: int
+    parts: int
+    repeats: bool
+
+    @property
+    def dance_form(self) -> bool:
+        """12 to 40 written bars with repeated parts, as nearly every Nottingham jig has."""
+        return 12 <= self.bars <= 40 and self.repeats
+
+
+def tune_shape(tune: str) -> TuneShape:
+    """The form of ``tune`` as written (see :class:`TuneShape`)."""
+    from musegen.formats.abc import header_field
+    from musegen.formats.abc.player import written_bars
+
+    try:
+        bars = written_bars(tune)
+    except MusegenError:
+        bars = []
+    parts = 0
+    for k, b in enumerate(bars):
+        second_follows = k + 1 < len(bars) and bars[k + 1].ending is not None and 1 not in bars[k + 1].ending
+        if (b.closes in (":|", "::", "||") and not second_follows) or (b.closes == "end" and b.notes):
+            parts += 1
+    repeats = any(b.closes in (":|", "::") for b in bars)
+    return TuneShape(header_field(tune, "M"), header_field(tune, "K"), len(bars), parts, repeats)
+
+
+def abc2midi_bar_warnings(messages: list[str]) -> list[str]:
+    """The bar-length warnings among abc2midi's messages (``Bar N has X time units while the time signature
+    has Y``)."""
+    return [m for m in messages if "time units while the time signature" in m]
+
+
 def _remove_last(line: str, sign: str) -> str:
     """Remove the last ``sign`` (an opening bracket) outside double quotes from a line.
 
