@@ -47,10 +47,50 @@ def test_bar_of_wrong_length_is_reported():
     assert (result.bars, result.bars_fitting) == (4, 3)
 
 
-def test_unpaired_short_bar_in_the_middle_is_not_fitting():
-    result = check_tune("X:1\nT:t\nM:4/4\nL:1/8\nK:C\nCDEF GABc|CDEF|CDEF GABc|\n")
-    assert result.bars_fitting == 2
-    assert result.problems == ["bar 2 (line 6) has 2/4, meter is 4/4"]
+def test_unpaired_short_bar_in_the_middle_is_not_fitting_and_is_completed_with_a_rest():
+    tune = "X:1\nT:t\nM:4/4\nL:1/8\nK:C\nCDEF GABc|CDEF|CDEF GABc|\n"
+    found = check_tune(tune, repair=False)
+    assert found.bars_fitting == 2
+    assert found.problems == ["bar 2 (line 6) has 2/4, meter is 4/4"]
+    result = check_tune(tune)
+    assert body_of(result) == ["CDEF GABc|CDEFz4|CDEF GABc|"]  # a note is lengthened at most twofold
+    assert result.valid and result.bars_fitting == 3
+
+
+# abc2midi adds the last bar of a repeated part to the bar it goes back to
+SHORT_CLOSE = "X:1\nT:t\nM:6/8\nL:1/8\nK:G\n|:GAB c2d|e3 d3|GAB c2d|e3 d2:|\n"
+
+
+def test_a_part_closing_short_with_no_pickup_is_a_bar_short_as_abc2midi_plays_it():
+    found = check_tune(SHORT_CLOSE, repair=False)
+    assert found.problems == ["bar 4 (line 6) then bar 1 (line 6) play as one bar of 11/8 the second time through, "
+                              "meter is 6/8"]
+    assert (found.bars, found.bars_fitting) == (4, 2)
+    result = check_tune(SHORT_CLOSE)
+    assert body_of(result) == ["|:GAB c2d|e3 d3|GAB c2d|e3 d3:|"]
+    assert result.valid and result.repairs == [
+        "line 6: bar 4 is short as abc2midi plays it: lengthened the last note of the bar by 1 unit(s)"]
+
+
+def test_a_pickup_inside_the_repeat_completes_the_closing_bar_but_not_one_before_it():
+    inside = "X:1\nT:t\nM:6/8\nL:1/8\nK:G\n|:D|GAB c2d|e3 d3|GAB c2d|e3 d2:|\n"
+    assert check_tune(inside, repair=False).valid
+    before = "X:1\nT:t\nM:6/8\nL:1/8\nK:G\nD|:GAB c2d|e3 d3|GAB c2d|e3 d2:|\n"  # abc2midi goes back past D
+    assert not check_tune(before, repair=False).valid
+    assert check_tune(before).valid
+
+
+def test_endings_and_a_second_part_with_the_same_pickup_fit():
+    tune = ("X:1\nT:t\nM:6/8\nL:1/8\nK:G\nD|GAB c2d|e3 d3|GAB c2d|[1e3 d2:|[2e3 d2||\n"
+            "|:D|GAB c2d|e3 d3|GAB c2d|e3 d2:|\n")
+    result = check_tune(tune, repair=False)
+    assert result.valid, result.problems
+    assert result.bars == result.bars_fitting == 11
+
+
+def test_a_pickup_after_a_full_closing_bar_is_a_short_bar():
+    tune = "X:1\nT:t\nM:6/8\nL:1/8\nK:G\nGAB c2d|e3 d3|GAB c2d|e3 d3:|\n|:D|GAB c2d|e3 d3|GAB c2d|e3 d2:|\n"
+    assert check_tune(tune, repair=False).problems == ["bar 5 (line 7) has 1/8, meter is 6/8"]
 
 
 def test_missing_header_fields_are_added():

@@ -512,6 +512,8 @@ class AbcRepresentation(Representation):
             "sample_chars_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None,
             "dance_form_rate": float(np.mean([f.dance_form for f in written_shapes])),
             "dance_form_rate_raw": float(np.mean([f.dance_form for f in raw_shapes])),
+            "repeats_rate": float(np.mean([f.repeats for f in written_shapes])),
+            "repeats_rate_raw": float(np.mean([f.repeats for f in raw_shapes])),
             "bars_median": float(np.median([f.bars for f in written_shapes])),
             "bars_median_raw": float(np.median([f.bars for f in raw_shapes])),
             "meter_valid_rate": float(np.mean([c.bars_fitting == c.bars for c in written_checks])),

@@ -23,12 +23,17 @@ what it safely can:
   an ending that belongs to no repeat loses its number;
 * blank lines inside the tune (abc2midi stops at them) and trailing blank lines
   are dropped;
-* every bar is measured against the meter (reported, not repaired).
+* every bar is measured as abc2midi plays it, through the repeats and endings
+  (:func:`musegen.formats.abc.player.bar_lengths`); a short bar it hears is
+  completed (its last note lengthened, or a rest added): a bar a single bar
+  line closes short, or a part's closing bar that the bar after the repeat
+  does not complete (no pickup there, or a shorter one).  A long bar is
+  reported.
 
-Bars that are short because of an anacrusis, or a short bar closing a section
-(before ``:|``, ``::``, ``||``, ``|]``, an ending or the end of the tune) whose
-length and a section's pickup make one full bar, count as fitting, as ABC
-allows.  The same rules apply to human and generated tunes.
+A bar fits unless abc2midi, playing the tune, warns about a bar that holds
+notes of it (``Bar N has X time units while the time signature has Y``): an
+anacrusis fits, and so does a short bar closing a part whose pickup, played
+after it, completes it.  The same rules apply to human and generated tunes.
 
 :func:`abc2midi_check` runs the real abc2midi on a tune to confirm it reads it.
 """
@@ -960,6 +965,73 @@ def _check_bars(text: str) -> tuple[int, int, list[str]]:
     return len(bars), sum(1 for b in bars if b.ident not in wrong), problems
 
 
+_PLAIN_LAST_NOTE = re.compile(r"(?<![<>)\]\-])([=^_]*[A-Ga-gz][,']*)(\d*)([ \t]*)$")
+_MAX_BAR_REPAIRS = 64
+
+
+def _units_text(units: Fraction) -> str:
+    """A length in units of L as ABC writes it after a note: ``""``, ``2``, ``/2``, ``3/2``."""
+    if units.denominator == 1:
+        return "" if units == 1 else str(units.numerator)
+    return ("" if units.numerator == 1 else str(units.numerator)) + f"/{units.denominator}"
+
+
+def _pad_bar(text: str, line: int, col: int, unit: int, missing: Fraction) -> tuple[str, str] | None:
+    """``text`` with the bar that ends at (line, col) made ``missing`` quarter beats longer: its last note
+    lengthened where it is a plain note of a whole number of units, else a rest added; and how."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    body = lines[line - 1]
+    head, tail = body[:col], body[col:]
+    units = missing * unit / 4
+    m = _PLAIN_LAST_NOTE.search(head)
+    bar_start = max(head.rfind("|"), head.rfind(":"), 0)
+    if m and units.denominator == 1 and units <= int(m.group(2) or 1) and not re.search(r"\(\d", head[bar_start:]):
+        now = int(m.group(2) or 1)
+        head = head[: m.start(2)] + _units_text(Fraction(now) + units) + m.group(3)
+        how = f"lengthened the last note of the bar by {_units_text(units) or '1'} unit(s)"
+    else:
+        head = head.rstrip() + "z" + _units_text(units) + (" " if head != head.rstrip() else "")
+        how = f"added a rest of {_units_text(units) or '1'} unit(s) at the end of the bar"
+    lines[line - 1] = head + tail
+    return "\n".join(lines), how
+
+
+def _repair_bar_lengths(text: str, repairs: list[str]) -> str:
+    """Complete the short bars abc2midi hears: a bar that a single bar line closes short, or a short bar before
+    a repeat sign that the bar played after it does not complete (a part that closes short with no pickup at the
+    bar it goes back to, or a shorter one): its last note is lengthened, or a rest added."""
+    from musegen.formats.abc.player import bar_ends, bar_lengths, written_bars
+
+    for _ in range(_MAX_BAR_REPAIRS):
+        try:
+            found = bar_lengths(text)
+            bars = {b.ident: b for b in written_bars(text)}
+            ends = bar_ends(text)
+        except MusegenError:
+            return text
+        for w in found:
+            held = [bars[i] for i in w.written if i in bars]
+            full = Fraction(4 * w.meter[0], w.meter[1])
+            if not held or held[0].ident not in ends or held[0].length >= full:
+                continue
+            rest = w.length - held[0].length
+            missing = full - held[0].length if rest == full or rest == 0 else full - w.length
+            if missing <= 0:
+                continue
+            line, col, unit = ends[held[0].ident]
+            padded = _pad_bar(text, line, col, unit, missing)
+            if padded is None:
+                continue
+            text, how = padded
+            repairs.append(f"line {line}: bar {held[0].number} is short as abc2midi plays it: {how}")
+            break
+        else:
+            return text
+    return text
+
+
 # ---------------------------------------------------------------------------
 # public API
 
@@ -1037,7 +1109,7 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
     repaired = "\n".join(new_lines[:body_start] + ([body] if body else [])) + "\n"
     if repair:
         repairs.extend(line_repairs)
-        checked = repaired
+        checked = _repair_bar_lengths(repaired, repairs)
     else:
         problems.extend(line_repairs)
         checked = text if text.endswith("\n") else text + "\n"
@@ -1064,8 +1136,9 @@ class TuneShape:
 
     @property
     def dance_form(self) -> bool:
-        """12 to 40 written bars with repeated parts, as nearly every Nottingham jig has."""
-        return 12 <= self.bars <= 40 and self.repeats
+        """12 to 40 written bars (two or three 8-bar parts, repeated or written out), as 96% of the Nottingham
+        jigs have."""
+        return 12 <= self.bars <= 40
 
 
 def tune_shape(tune: str) -> TuneShape:

@@ -345,6 +345,8 @@ class _TuneParser:
         self.lineno = 0
         self._pending_q: str | None = None
         self.bar_first_line: dict[int, int] = {}
+        self.bar_ends: dict[int, tuple[int, int, int]] = {}  # bar id -> line, column of its closing bar line, unit
+        self.line_offset = 0  # columns left out before the music line
         self.meter_free = False
         self.inchord = False
         self.chordcount = 0
@@ -678,6 +680,7 @@ class _TuneParser:
 
     def _t_bar(self, tok: Token, lexer: Lexer) -> None:
         text = tok.text
+        self.bar_ends[self.bar] = (self.lineno, self.line_offset + tok.start, self.unit or 8)
         if text.startswith("[|"):
             self.bar_line(DOUBLE_BAR)
             if text == "[|:":
@@ -1836,6 +1839,7 @@ def _read_tune(tune: str, *, chords: bool = True) -> _TuneParser:
             continue
         comment = "%" in raw
         line = raw.split("%", 1)[0].rstrip() if comment else raw.rstrip()
+        parser.line_offset = len(line) - len(line.lstrip(" \t"))
         line = line.lstrip(" \t")
         if not line:
             continue
@@ -1998,6 +2002,12 @@ def bar_lengths(tune: str) -> list[BarLength]:
         When the tune has no ``K:`` field.
     """
     return _played(tune, chords=False)[1].bar_lengths
+
+
+def bar_ends(tune: str) -> dict[int, tuple[int, int, int]]:
+    """Where each written bar ends: its :attr:`Bar.ident` -> (line, 1-based; column of its closing bar line,
+    0-based; the unit length's denominator there, ``8`` for ``L:1/8``).  A bar the tune's end closes has none."""
+    return dict(_read_tune(tune, chords=False).bar_ends)
 
 
 def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:
