@@ -274,3 +274,91 @@ def test_key_and_meter_fields_read_as_abc2midi():
     assert read_key_field("Fb").fifths == 4  # beyond 7 flats: wraps round by 12, as abc2midi
     assert read_key_field("HP").fifths == 2 and read_key_field("treble").fifths is None
     assert [abc_meter(m) for m in ("C|", "none", "2+3/8", "3/0", "x")] == [(2, 2), (4, 4), (5, 8), None, None]
+
+
+# -- the form of a tune as it is drawn (grammar.TuneForm) --------------------------------------------------
+
+ABACUS = ('X: 1\nT:Abacus\nS:x\nM:6/8\nK:G\n"G"g2g B^AB|d2d G3|"Em"GAB "Am"A2A|"D7"ABc "G"BAG|\n'
+          '"G"g2g B^AB|d2d G2G|"Em"GAB "Am"A2G|"D7"FGA "G"G3:|\n|:"D7"A^GA DFA|"G"B^AB G3|"A7"^c=c^c A^ce|'
+          '"D7"fef def|\n"G"g2g de=f|"E7"e2e Bcd|"Am"c2c "D7"Adc| [1"G"B2A G3:|\n [2"G"B2A G3||\n')
+DWARF = ('X: 3\nT:Dwarf\nM:6/8\nK:D\nA|"D" def fed|"G" BdB AFD|"D"DFA "G"B2 A|"Em" cee "A7" e2 A|\n'
+         '"D" def fed|"G" BdB "D"AFD|"D" DFA "G"B2 A|"A7" Add "D" d2:|\n|:e|"D"fga agf|"G" gab "A7"bag|'
+         '"D"fga "D"agf|"Em" gfg "A7"e2 g|\n"D"fga agf|"G"gab "A7"bag|"D" fga "A7"efg|"D" fdd d2:|\n')
+
+
+def _follow(text, request=None):
+    from musegen.formats.abc.grammar import TuneForm
+
+    form = TuneForm(request)
+    for i, ch in enumerate(text):
+        assert form.allows(ch), f"refused {ch!r} after {text[max(0, i - 30):i]!r}"
+        form.feed(ch)
+    return form
+
+
+@pytest.mark.parametrize("tune", [ABACUS, DWARF])
+def test_the_form_follows_nottingham_jigs_written_in_it(tune):
+    form = _follow(tune)
+    assert not form.free and form.can_end() and form.part == 2
+    assert check_tune(tune, repair=False).valid
+
+
+@pytest.mark.parametrize("text, refused", [
+    ("X:1\nT:t\n", "K"),  # the meter comes before the key
+    ("X:1\nT:t\nM:6/8\nK:G\nGAB c2", "|"),  # a bar line before the bar is full
+    ("X:1\nT:t\nM:6/8\nK:G\nGAB c2d", "e"),  # a note after it is full
+    ("X:1\nT:t\nM:6/8\nK:G\nGAB c", "4"),  # a note longer than what is left
+    ("X:1\nT:t\nM:6/8\nK:G\nGAB c2d|e3 d3|GAB c2d|e3 d3|GAB c2d|e3 d3|GAB c2d|e3 d3", "|"),  # 8 bars: :| only
+    ("X:1\nT:t\nM:6/8\nK:G\nD|GAB c2d|e3 d3|GAB c2d|e3 d3|GAB c2d|e3 d3|GAB c2d|e3 d", "3"),  # closing bar: 5/8
+    ("X:1\nT:t\nM:6/8\nK:G\nD|GAB c2d|e3 d3|GAB c2d|e3 d3|GAB c2d|e3 d3|GAB c2d|e3 d2:|\n|:D", "E"),  # pickup
+    ("X:1\nT:t\nM:6/8\nK:G\nGAB c2d-|", "e"),  # a tie joins notes of one pitch
+    ("X:1\nT:t\nM:6/8\nK:G\n\"G", "|"),  # a chord symbol is closed, then a note comes
+])
+def test_the_form_refuses_what_would_not_play_as_a_dance_tune(text, refused):
+    form = _follow(text)
+    assert not form.allows(refused)
+    assert not form.can_end()
+
+
+def test_the_form_writes_the_meter_and_key_asked_and_ends_after_the_parts_asked():
+    from musegen.formats.abc.grammar import FormRequest
+
+    form = _follow("X: 1\nT:t\nM", FormRequest(meter="3/4", key="Ador", parts=1))
+    assert form.forced() == ":3/4\n"
+    form = _follow("X: 1\nT:t\nM:3/4\nK", FormRequest(meter="3/4", key="Ador", parts=1))
+    assert form.forced() == ":Ador\n"
+    tune = "X: 1\nT:t\nM:3/4\nK:Ador\n" + "|:" + "A2B2c2|" * 7 + "A6:|\n"
+    form = _follow(tune, FormRequest(meter="3/4", key="Ador", parts=1))
+    assert form.can_end() and form.must_end()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_any_walk_the_form_allows_plays_without_a_bar_warning(seed):
+    """Characters drawn at random among those the form allows make a tune abc2midi plays with every bar full."""
+    import random
+    import string
+
+    from musegen.formats.abc.check import tune_shape
+    from musegen.formats.abc.grammar import FormRequest, TuneForm
+
+    rng = random.Random(seed)
+    chars = list("\n \"#',-/0123456789:=[]^_|~" + string.ascii_letters)
+    weights = {c: 8 for c in "abcdefgABCDEFG"} | {"2": 3, "3": 3, "|": 3}
+    parts = seed % 4
+    request = FormRequest(meter=("6/8", "4/4", "3/4", "9/8")[seed % 4], key="G" if seed % 2 else "", parts=parts)
+    form, text = TuneForm(request), "X:"
+    form.feed_text(text)
+    while not (form.must_end() and text.endswith("\n")) and not (form.can_end() and rng.random() < 0.2):
+        forced = form.forced()
+        allowed = [c for c in chars if form.allows(c)] if not forced else [forced[0]]
+        assert allowed, f"nothing allowed after {text[-40:]!r}"
+        ch = rng.choices(allowed, [weights.get(c, 1) for c in allowed])[0]
+        form.feed(ch)
+        text += ch
+    assert not form.free
+    result = check_tune(text, repair=False)
+    assert result.valid, (result.problems, text)
+    shape = tune_shape(text)
+    assert shape.repeats and shape.meter == request.meter and (shape.key == "G" or not request.key)
+    assert shape.parts == parts if parts else shape.parts in (2, 3)
+    assert 8 * shape.parts <= shape.bars <= 9 * shape.parts  # 8 bars a part, and a pickup

@@ -34,9 +34,13 @@ NEWLINE = "\n"
 _HEADER_FIELDS = set("TSMKLNCR")  # fields the model may write in the header (X: comes first)
 _TEXT_FIELDS = set("TSNCR")  # fields holding free text
 _MAX_FIELD = 60  # characters of a header value
-_MAX_CHORD = 8  # characters of a chord symbol
 _NOTE_LETTERS = set("ABCDEFGabcdefg")
-_CHORD_CHARS = set("ABCDEFGabcdefgmjinsuo#+/()0123456789")
+# chord symbols the form writes: a root, a type abc2midi knows (with the Nottingham d, a), an optional bass
+_CHORD_TYPES = ("", "m", "7", "m7", "maj7", "6", "m6", "9", "dim", "aug", "sus4", "d", "a", "d7", "a7", "7b9",
+                "m7b5", "dim7", "+")
+_BASSES = ("",) + tuple(f"/{n}{a}" for n in "ABCDEFGabcdefg" for a in ("", "#", "b", "+"))
+_CHORDS = frozenset(r + a + t + b for r in "ABCDEFG" for a in ("", "#", "b") for t in _CHORD_TYPES for b in _BASSES)
+_CHORD_PREFIXES = frozenset(c[:i] for c in _CHORDS for i in range(1, len(c) + 1))
 _MODES = ("", "m", "min", "maj", "dor", "mix", "aeo", "ion", "phr", "lyd", "loc", "Maj", "Min", "Dor", "Mix")
 _KEYS = frozenset(t + a + m for t in "ABCDEFG" for a in ("", "#", "b") for m in _MODES)
 _KEY_PREFIXES = frozenset(k[:i] for k in _KEYS for i in range(1, len(k) + 1))
@@ -116,7 +120,7 @@ class TuneForm:
         self.bars = 0  # bars finished in this part (its pickup not counted)
         self.pos = Fraction(0)  # in the current bar, units of L
         self.note: list | None = None  # the note being written: [numerator, slash, denominator, octave marks]
-        self.quote = -1  # characters inside a chord symbol, -1 outside
+        self.quote: str | int = -1  # the chord symbol being written, -1 outside one
         self.chord_pending = False  # a chord symbol waits for its note
         self.bar_token = ""  # a bar line being written
         self.ending = 0  # 1: in a first ending, 2: in a second
@@ -272,7 +276,7 @@ class TuneForm:
             if ch == NEWLINE or self.part >= self.request.most_parts:
                 return False
             self.done = False  # a further part
-        if self.quote >= 0:
+        if self.quote != -1:
             return self._in_quote(ch)
         if self.note is not None:
             continues = self._note_length(ch)
@@ -304,7 +308,7 @@ class TuneForm:
         if ch == '"':
             if self.chord_pending or not self._room(_SHORTEST):
                 return False
-            self.quote = 0
+            self.quote = ""
             self.chord_pending = True
             return True
         if ch in "~^_=":
@@ -346,13 +350,13 @@ class TuneForm:
 
     def _in_quote(self, ch: str) -> bool:
         if ch == '"':
-            if self.quote == 0:
+            if self.quote not in _CHORDS or not self.quote:
                 return False
             self.quote = -1
             return True
-        if self.quote >= _MAX_CHORD or ch not in _CHORD_CHARS or (self.quote == 0 and ch not in "ABCDEFG"):
+        if self.quote + ch not in _CHORD_PREFIXES:
             return False
-        self.quote += 1
+        self.quote += ch
         return True
 
     # a note's length ----------------------------------------------------------------------------------
