@@ -73,6 +73,10 @@ def test_existing_output_refused_without_force(tiny_model, tmp_path):
     (("--num", "0"), "--num"),
     (("--format", "abc,xyz"), "xyz"),
     (("--max-length", "0"), "max-length"),
+    (("--meter", "7/5"), "--meter 7/5"),
+    (("--key", "H#"), "--key H#"),
+    (("--parts", "9"), "--parts"),
+    (("--rhythm", "tango"), "tango"),
 ])
 def test_sample_refuses_bad_options(tiny_model, tmp_path, args, message):
     out = tmp_path / "o"
@@ -317,3 +321,42 @@ def test_every_bundle_has_its_training_curves_and_tensorboard_logs_when_asked(ti
     else:
         assert r.exit_code == 0, r.output
         assert list((logs / "train").glob("events.out.tfevents.*")) and (out / "history.png").is_file()
+
+
+# -- the form asked -------------------------------------------------------------------------------------
+
+
+def test_the_meter_key_and_parts_asked_are_what_comes(tiny_model, tmp_path):
+    from musegen.formats.abc.check import check_tune, tune_shape
+
+    r = run("sample", "abc", "--model", tiny_model, "--meter", "3/4", "--key", "Dm", "--parts", "3", "--num", 2,
+            "--candidates", 1, "--seed", 4, "--out", tmp_path, "--format", "abc", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    for f, piece in zip(summary["files"], summary["pieces"], strict=True):
+        text = Path(f).read_text()
+        shape = tune_shape(text)
+        assert (shape.meter, shape.key, shape.parts, shape.repeats) == ("3/4", "Dm", 3, True), text
+        assert 24 <= shape.bars <= 27 and check_tune(text, repair=False).valid, text
+        assert (piece["meter"], piece["key"], piece["parts"]) == ("3/4", "Dm", 3)
+        assert piece["repairs"] == [] and piece["bars_fitting"] == piece["bars"] == shape.bars
+    r = run("sample", "abc", "--model", tiny_model, "--meter", "3/4", "--key", "Dm", "--parts", "3",
+            "--out", tmp_path / "t", "--format", "abc")
+    assert "asked: M:3/4, K:Dm, 3 parts" in " ".join(r.output.split()), r.output
+
+
+def test_rhythm_gives_the_meter_and_no_form_samples_freely(tiny_model, tmp_path):
+    from musegen.formats.abc.check import tune_shape
+
+    r = run("sample", "abc", "--model", tiny_model, "--rhythm", "reel", "--num", 1, "--candidates", 1,
+            "--out", tmp_path / "reel", "--format", "abc", "--json")
+    assert r.exit_code == 0, r.output
+    (f,) = json.loads(r.stdout)["files"]
+    assert tune_shape(Path(f).read_text()).meter == "4/4"
+    free = []
+    for name in ("a", "b"):
+        r = run("sample", "abc", "--model", tiny_model, "--no-form", "--seed", 2, "--num", 1, "--candidates", 1,
+                "--max-length", 150, "--out", tmp_path / name, "--format", "abc", "--json")
+        assert r.exit_code == 0, r.output
+        free.append(Path(json.loads(r.stdout)["files"][0]).read_text())
+    assert free[0] == free[1]  # the same seed, the same tune, without the form too
