@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from musegen.config import Settings, check_range, check_sampling, option
+from musegen.config import MAX_SEED, Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
 from musegen.formats.abc.grammar import RHYTHMS, FormRequest, TuneForm, valid_key, valid_meter
@@ -24,6 +24,7 @@ START_ID, END_ID, UNK_ID = 1, 2, 3
 DEFAULT_PRIMER = "X:"  # the model writes the tune number, then the header and the tune
 COPY_RUN = 48  # a sample copies a training tune when it shares this many body characters with it
 MAX_PARTS = 4
+EVALUATE_BATCH = 256  # tunes evaluate draws at once (the batches of `musegen sample`, at most)
 ALSO_FILE = "training-also.abc"  # in a bundle: the tunes of --also, trained on beside training.abc
 
 
@@ -493,11 +494,17 @@ class AbcRepresentation(Representation):
         from musegen.metrics import shared_runs
 
         candidates = options.candidates
-        num = options.samples * candidates
         primer = AbcPrimer(DEFAULT_PRIMER, AbcSampleOptions().request() if options.form else None)
-        gen = probe.generate(num=num, temperature=options.temperature, max_length=options.max_length,
-                             primer=self.encode_primer(primer, num=num))
-        texts = [self.with_primer(primer, p) for p in gen.pieces]
+        texts: list[str] = []
+        tokens, seconds = 0, 0.0
+        per_batch = max(1, EVALUATE_BATCH // candidates)  # whole groups of candidates, batch by batch
+        for batch, start in enumerate(range(0, options.samples, per_batch)):
+            num = min(per_batch, options.samples - start) * candidates
+            seeded = replace(probe, seed=(probe.seed + batch * 1_000_003) % (MAX_SEED + 1))
+            gen = seeded.generate(num=num, temperature=options.temperature, max_length=options.max_length,
+                                  primer=self.encode_primer(primer, num=num))
+            texts += [self.with_primer(primer, p) for p in gen.pieces]
+            tokens, seconds = tokens + gen.tokens, seconds + gen.seconds
         raw = texts[::candidates]
         written = [piece for piece, _ in probe.select(texts, candidates=candidates)]
         raw_checks = [check_tune(t, repair=False) for t in raw]
@@ -509,7 +516,7 @@ class AbcRepresentation(Representation):
             "temperature": options.temperature,
             "candidates": candidates,
             "form": options.form,
-            "sample_chars_per_second": round(gen.tokens / gen.seconds, 1) if gen.seconds else None,
+            "sample_chars_per_second": round(tokens / seconds, 1) if seconds else None,
             "dance_form_rate": float(np.mean([f.dance_form for f in written_shapes])),
             "dance_form_rate_raw": float(np.mean([f.dance_form for f in raw_shapes])),
             "repeats_rate": float(np.mean([f.repeats for f in written_shapes])),
