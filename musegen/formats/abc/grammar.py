@@ -312,8 +312,8 @@ class TuneForm:
             self.chord_pending = True
             return True
         if ch in "~^_=":
-            if (ch == "~" and self.prev in "^_=") or (self.tie is not None and ch != "~"):
-                return False
+            if (ch == "~" and self.prev in "^_=") or self.tie is not None:
+                return False  # a tied note has no accidental or roll of its own (abc2midi finds no note to tie)
             return self._room(_SHORTEST)
         if ch in _NOTE_LETTERS or ch == "z":
             if not self._room(_SHORTEST) or (ch == "z" and self.prev in "^_=~"):
