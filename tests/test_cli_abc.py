@@ -184,6 +184,9 @@ def test_evaluate_reports_bits_per_char_and_baseline(tiny_model):
     assert 0.5 < result["baseline_bits_per_char"] < 8
     assert result["characters"] == sum(len(t) + 1 for t in _tunes(tiny_model / "validation.abc"))
     assert 0 <= result["copy_rate"] <= 1 and 0 <= result["meter_valid_rate"] <= 1
+    # the samples are drawn in the form of a jig (6/8, two or three 8-bar parts, repeated), raw ones too
+    assert result["form"] and result["dance_form_rate_raw"] == result["repeats_rate_raw"] == 1
+    assert result["meter_valid_rate_raw"] == 1
 
 
 def _tunes(path):
@@ -360,3 +363,25 @@ def test_rhythm_gives_the_meter_and_no_form_samples_freely(tiny_model, tmp_path)
         assert r.exit_code == 0, r.output
         free.append(Path(json.loads(r.stdout)["files"][0]).read_text())
     assert free[0] == free[1]  # the same seed, the same tune, without the form too
+
+
+def test_also_trains_on_more_tunes_and_never_holds_them_out(tmp_path, small_corpus):
+    from musegen.formats.abc import read_tunes
+
+    more = tmp_path / "more.abc"
+    reels = ["X:1\nT:Reel one\nM:4/4\nK:D\n|:DFAd fdAF|GBdB AFD2:|\n", "X:2\nT:Reel two\nM:4/4\nK:G\nGABc dBGB|]\n"]
+    more.write_text("\n".join(reels), encoding="utf-8")
+    runs = {}
+    for name, extra in (("plain", ()), ("also", ("--also", more))):
+        out = tmp_path / name
+        r = run("train", "abc", small_corpus, "--preset", "tiny", "--epochs", 1, "--out", out, *extra)
+        assert r.exit_code == 0, r.output
+        runs[name] = json.loads((out / "config.json").read_text())["summary"]
+    also = tmp_path / "also"
+    assert (also / "validation.abc").read_text() == (tmp_path / "plain" / "validation.abc").read_text()
+    assert [t.split("\n")[1] for t in read_tunes(also / "training-also.abc")] == ["T:Reel one", "T:Reel two"]
+    assert not (tmp_path / "plain" / "training-also.abc").exists()
+    assert runs["also"]["train_steps"] == runs["plain"]["train_steps"] + sum(len(t) + 2 for t in reels)
+    assert json.loads((also / "representation.json").read_text())["also"] == str(more)
+    assert_refused(run("train", "abc", small_corpus, "--preset", "tiny", "--out", tmp_path / "x", "--also",
+                       tmp_path / "none.abc"), contains="none.abc")
