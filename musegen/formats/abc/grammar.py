@@ -49,7 +49,6 @@ _METER_PREFIX = re.compile(r"^(?:[1-9]|1[0-2]?)(?:/[248]?)?$")
 _UNITS = {"1/4": 4, "1/8": 8, "1/16": 16}
 _SHORTEST = Fraction(1, 8)  # the shortest note, in units of L
 _DENOMINATORS = {"2": 2, "4": 4, "8": 8}
-_BAR_TOKENS = ("|", ":|", "||", "|]", "|:")
 RHYTHMS = {  # a dance rhythm and the meter it is written in (the Nottingham tunes' usage)
     "jig": "6/8",
     "reel": "4/4",
