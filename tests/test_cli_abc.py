@@ -351,11 +351,14 @@ def test_the_meter_key_and_parts_asked_are_what_comes(tiny_model, tmp_path):
 def test_rhythm_gives_the_meter_and_no_form_samples_freely(tiny_model, tmp_path):
     from musegen.formats.abc.check import tune_shape
 
-    r = run("sample", "abc", "--model", tiny_model, "--rhythm", "reel", "--num", 1, "--candidates", 1,
-            "--out", tmp_path / "reel", "--format", "abc", "--json")
+    from musegen.formats.abc import header_field
+
+    r = run("sample", "abc", "--model", tiny_model, "--rhythm", "hornpipe", "--num", 1, "--candidates", 1,
+            "--out", tmp_path / "hornpipe", "--format", "abc", "--json")
     assert r.exit_code == 0, r.output
     (f,) = json.loads(r.stdout)["files"]
-    assert tune_shape(Path(f).read_text()).meter == "4/4"
+    text = Path(f).read_text()
+    assert tune_shape(text).meter == "4/4" and header_field(text, "R") == "Hornpipe"  # abc2midi swings it
     free = []
     for name in ("a", "b"):
         r = run("sample", "abc", "--model", tiny_model, "--no-form", "--seed", 2, "--num", 1, "--candidates", 1,

@@ -14,7 +14,7 @@ import numpy as np
 from musegen.config import MAX_SEED, Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
-from musegen.formats.abc.grammar import RHYTHMS, FormRequest, TuneForm, valid_key, valid_meter
+from musegen.formats.abc.grammar import RHYTHMS, SWUNG, FormRequest, TuneForm, valid_key, valid_meter
 from musegen.limits import MAX_TUNE_CHARS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
@@ -61,8 +61,8 @@ class AbcSampleOptions(Settings):
     primer: str = option(DEFAULT_PRIMER, "Start of the tune: text (e.g. 'X:1\\nM:6/8\\nK:D\\n') or a file.")
     candidates: int = option(4, "Tunes drawn for each one written; the first whose every bar fits is kept "
                                 "(1: no choice).")
-    rhythm: str = option("jig", "Dance rhythm: its meter (jig 6/8, reel and hornpipe 4/4, polka 2/4, waltz 3/4, "
-                                "slip-jig 9/8); any: the network's choice.", choices=(*RHYTHMS, "any"))
+    rhythm: str = option("jig", "Dance rhythm: its meter (jig 6/8, reel 4/4, hornpipe 4/4 with R:Hornpipe, polka "
+                                "2/4, waltz 3/4, slip-jig 9/8); any: the network's choice.", choices=(*RHYTHMS, "any"))
     meter: str = option("", "Meter of the tunes (e.g. 6/8), instead of the rhythm's.", show_default=False)
     key: str = option("", "Key of the tunes (e.g. G, Ador, F#m); default: the network's choice.",
                       show_default=False)
@@ -80,7 +80,7 @@ class AbcSampleOptions(Settings):
     def request(self) -> FormRequest:
         """The form asked: the meter (given, else the rhythm's), the key and the number of parts."""
         meter = self.meter or RHYTHMS.get(self.rhythm, "")
-        return FormRequest(meter=meter, key=self.key, parts=self.parts)
+        return FormRequest(meter=meter, key=self.key, parts=self.parts, rhythm=SWUNG.get(self.rhythm, ""))
 
 
 @dataclass(frozen=True)

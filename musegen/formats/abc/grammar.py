@@ -49,6 +49,7 @@ _METER_PREFIX = re.compile(r"^(?:[1-9]|1[0-2]?)(?:/[248]?)?$")
 _UNITS = {"1/4": 4, "1/8": 8, "1/16": 16}
 _SHORTEST = Fraction(1, 8)  # the shortest note, in units of L
 _DENOMINATORS = {"2": 2, "4": 4, "8": 8}
+SWUNG = {"hornpipe": "Hornpipe"}  # rhythms written in an R: field (abc2midi plays pairs of eighths long-short)
 RHYTHMS = {  # a dance rhythm and the meter it is written in (the Nottingham tunes' usage)
     "jig": "6/8",
     "reel": "4/4",
@@ -63,11 +64,12 @@ RHYTHMS = {  # a dance rhythm and the meter it is written in (the Nottingham tun
 class FormRequest:
     """What a generated tune must have: ``meter`` (``"6/8"``) and ``key`` (``"G"``) as written in the
     header, or "" for the network's choice; ``parts``: how many 8-bar parts (0: two or three, the
-    network's choice)."""
+    network's choice); ``rhythm``: an ``R:`` field written after the meter, or ""."""
 
     meter: str = ""
     key: str = ""
     parts: int = 0
+    rhythm: str = ""  # an R: line written after the meter (abc2midi swings a "Hornpipe")
 
     @property
     def most_parts(self) -> int:
@@ -188,6 +190,8 @@ class TuneForm:
                 return False
             elif ch == "K" and "M" not in self.fields:
                 return False  # the meter comes before the key
+            elif ch == "R" and self.request.rhythm and "M" not in self.fields:
+                return False  # the rhythm asked comes after the meter
             self.field, self.value, self.line_start = ch, "", False
             self.fields = self.fields | {ch}
             self.forced_text = ":" + self._asked(ch)
@@ -218,6 +222,8 @@ class TuneForm:
             return self.request.meter + NEWLINE
         if field == "K" and self.request.key:
             return self.request.key + NEWLINE
+        if field == "R" and self.request.rhythm:
+            return self.request.rhythm + NEWLINE
         return ""
 
     def _end_field(self) -> bool:
@@ -229,6 +235,8 @@ class TuneForm:
             if not valid_meter(value):
                 return False
             self.meter = abc_meter(value)
+            if self.request.rhythm and "R" not in self.fields:
+                self.forced_text = "R"
         elif f == "L":
             if value not in _UNITS:
                 return False
