@@ -34,6 +34,7 @@ from musegen.rules import COLUMN_RULES, NUMPY_OPS, logistic, noise_width
 ACTIVATIONS = {"linear": lambda x: x, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0),
                "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x))}
 PROGRESS_EVERY = 256  # steps between two progress reports
+NOISE_BLOCK = 64  # steps of sampling noise drawn at once
 
 
 @dataclass
@@ -143,12 +144,20 @@ class Network:
 
     @staticmethod
     def _fuse(layer: Layer) -> tuple[str, int, np.ndarray, np.ndarray, np.ndarray | None]:
-        """``(kind, units, [W; U], bias, recurrent bias)``; an LSTM's gate columns reordered to (i, f, o, g)."""
+        """``(kind, units, [W; U], bias, recurrent bias)``.
+
+        An LSTM's gate columns are reordered to (i, f, o, g) and those of its
+        three sigmoid gates negated, so that the products give ``-z`` for
+        ``exp(-z)`` directly: negation is exact in floating point, so the
+        gates are those of ``1 / (1 + exp(-z))`` to the last bit.
+        """
         w, u, b = layer.weights
         n = int(layer.config["units"])
         if layer.kind == "LSTM":
             order = np.r_[0:2 * n, 3 * n:4 * n, 2 * n:3 * n]  # Keras (i, f, g, o) -> (i, f, o, g)
-            return "lstm", n, np.ascontiguousarray(np.concatenate([w, u])[:, order]), b[order], None
+            sign = np.r_[-np.ones(3 * n, np.float32), np.ones(n, np.float32)]
+            kernel = np.ascontiguousarray(np.concatenate([w, u])[:, order] * sign)
+            return "lstm", n, kernel, b[order] * sign, None
         if b.ndim != 2:
             raise MusegenError(f"{layer.name}: only GRU layers with reset_after=True are supported")
         return "gru", n, np.ascontiguousarray(np.concatenate([w, u])), b[0], b[1]
@@ -160,8 +169,8 @@ class Network:
                 return layer.weights
         raise KeyError(name)
 
-    def initial_state(self, num: int) -> list[tuple[np.ndarray, ...]]:
-        return [(np.zeros((num, n), np.float32),) * (2 if kind == "lstm" else 1) for kind, n, *_ in self.cells]
+    def initial_state(self, num: int) -> State:
+        return State(self, num)
 
     def read(self, x: np.ndarray) -> np.ndarray:
         """The recurrent stack's input for one step ``x``: ids ``[shape=(num,)]``, id pairs or values."""
@@ -172,38 +181,18 @@ class Network:
                 x = dense(layer, np.asarray(x, np.float32))
         return np.asarray(x, np.float32)
 
-    def recurrent(self, x: np.ndarray | None, state: list, *, ids: np.ndarray | None = None,
-                  ) -> tuple[np.ndarray, list]:
-        """The output layer's values after feeding ``x`` (already read; or token ``ids``, looked up in
-        :attr:`token_table`) to the stack, and the new state."""
-        new_state = []
-        for i, ((kind, n, kernel, bias, recurrent_bias), s) in enumerate(zip(self.cells, state, strict=True)):
-            if kind == "lstm":
-                h, c = s
-                if i == 0 and ids is not None:
-                    z = self.token_table[ids] + h @ kernel[-n:]
-                else:
-                    z = np.concatenate([x, h], axis=1) @ kernel + bias
-                ifo = 1.0 / (1.0 + np.exp(-z[:, :3 * n]))
-                c = ifo[:, n:2 * n] * c + ifo[:, :n] * np.tanh(z[:, 3 * n:])
-                x = ifo[:, 2 * n:] * np.tanh(c)
-                new_state.append((x, c))
-            else:
-                (h,) = s
-                mx = x @ kernel[:-n] + bias
-                mh = h @ kernel[-n:] + recurrent_bias
-                zx, rx, hx = np.split(mx, 3, axis=1)
-                zh, rh, hh = np.split(mh, 3, axis=1)
-                z = 1.0 / (1.0 + np.exp(-(zx + zh)))
-                r = 1.0 / (1.0 + np.exp(-(rx + rh)))
-                x = z * h + (1.0 - z) * np.tanh(hx + r * hh)
-                new_state.append((x,))
-        return dense(self.output, x), new_state
+    def step(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """The output layer's values after one step ``x`` (ids, id pairs or values); ``state`` is advanced
+        in place and returned."""
+        self.advance(x, state)
+        return dense(self.output, state.last), state
 
-    def step(self, x: np.ndarray, state: list) -> tuple[np.ndarray, list]:
+    def advance(self, x: np.ndarray, state: State) -> None:
+        """Advance ``state`` in place by one step ``x`` (ids, id pairs or values)."""
         if self.token_table is not None:
-            return self.recurrent(None, state, ids=np.asarray(x, np.int64))
-        return self.recurrent(self.read(x), state)
+            state.advance(ids=np.asarray(x, np.int64))
+        else:
+            state.advance(x=self.read(x))
 
     def outputs(self, inputs: np.ndarray) -> np.ndarray:
         """The output layer's values after each step of ``inputs`` ``[shape=(num, t, ...)]``."""
@@ -220,7 +209,7 @@ class Network:
         outs = []
         for t in range(inputs.shape[1]):
             _, state = self.step(inputs[:, t], state)
-            x = state[-1][0]
+            x = state.last
             for layer in self.head:
                 if layer.kind == "Dense":
                     x = dense(layer, x)
@@ -228,6 +217,73 @@ class Network:
                     x = x.reshape(len(x), *layer.config["target_shape"][1:])
             outs.append(x)
         return np.stack(outs, axis=1)
+
+
+class State:
+    """The recurrent stack's state for ``num`` pieces, advanced in place one step at a time.
+
+    One row buffer holds, side by side, the step's input (unless the first
+    layer reads token ids from its table) and every layer's output ``h``, so
+    that a layer's input and its own last output are one slice of it,
+    multiplied by the layer's fused ``[W; U]`` kernel with no copy; the
+    layer's new output is then written where the next layer reads it.  Every
+    buffer and view of them is made once: a step is the arithmetic of Keras's
+    cells (``concatenate([x, h]) @ kernel``, ``1 / (1 + exp(-z))``), done in
+    place, and nothing else.
+    """
+
+    def __init__(self, net: Network, num: int) -> None:
+        self.table = net.token_table
+        first = net.cells[0]
+        self.width_in = 0 if self.table is not None else first[2].shape[0] - first[1]
+        widths = [self.width_in] + [n for _, n, *_ in net.cells]
+        self.row = np.zeros((num, sum(widths)), np.float32)
+        self.input = self.row[:, :self.width_in]
+        self.layers, at = [], self.width_in
+        for kind, n, kernel, bias, recurrent_bias in net.cells:
+            h = self.row[:, at:at + n]
+            reads = self.row[:, at - (kernel.shape[0] - n):at + n]  # [x, h]
+            if kind == "lstm":
+                z, c, t = (np.empty((num, 4 * n), np.float32), np.zeros((num, n), np.float32),
+                           np.empty((num, n), np.float32))
+                ifo, g = z[:, :3 * n], z[:, 3 * n:]
+                gates = (ifo, g, ifo[:, :n], ifo[:, n:2 * n], ifo[:, 2 * n:])
+                self.layers.append((kind, kernel, kernel[-n:], bias, h, reads, z, c, t, gates))
+            else:
+                self.layers.append((kind, kernel[:-n], kernel[-n:], (bias, recurrent_bias), h, reads[:, :-n],
+                                    None, None, None, None))
+            at += n
+        self.last = self.row[:, at - widths[-1]:]  # the last recurrent layer's output
+
+    def advance(self, *, x: np.ndarray | None = None, ids: np.ndarray | None = None) -> None:
+        """One step on the stack's input ``x`` (already read) or on token ``ids`` (looked up in the table)."""
+        if x is not None:
+            self.input[...] = x
+        for index, (kind, kernel, recurrent, bias, h, reads, z, c, t, gates) in enumerate(self.layers):
+            if kind == "gru":
+                bias, recurrent_bias = bias
+                zx, rx, hx = np.split(reads @ kernel + bias, 3, axis=1)
+                zh, rh, hh = np.split(h @ recurrent + recurrent_bias, 3, axis=1)
+                update = 1.0 / (1.0 + np.exp(-(zx + zh)))
+                reset = 1.0 / (1.0 + np.exp(-(rx + rh)))
+                h[...] = update * h + (1.0 - update) * np.tanh(hx + reset * hh)
+                continue
+            ifo, g, i, f, o = gates
+            if index == 0 and ids is not None:
+                np.matmul(h, recurrent, out=z)
+                np.add(self.table[ids], z, out=z)
+            else:
+                np.matmul(reads, kernel, out=z)
+                z += bias
+            np.exp(ifo, out=ifo)  # the gate columns hold -z
+            ifo += 1.0
+            np.reciprocal(ifo, out=ifo)
+            np.tanh(g, out=g)
+            np.multiply(f, c, out=c)
+            np.multiply(i, g, out=g)
+            c += g
+            np.tanh(c, out=t)
+            np.multiply(o, t, out=h)
 
 
 def _unsupported(layer: Layer) -> str:
@@ -254,7 +310,7 @@ def dense(layer: Layer, x: np.ndarray) -> np.ndarray:
     """A Keras ``Dense`` layer on ``x``."""
     y = x @ layer.weights[0]
     if len(layer.weights) > 1:
-        y = y + layer.weights[1]
+        y += layer.weights[1]
     return ACTIVATIONS[layer.config.get("activation", "linear")](y)
 
 
@@ -332,14 +388,31 @@ class TokenSampler:
         out = np.full((num, max_length), end_id, np.int32)
         done = np.zeros(num, bool)
         made = 0
+        scale = max(temperature, 1e-6)  # as TensorFlow's, >= 1e-6
+        noise = np.empty((0, num, self.vocab_size))
+        head = self.net.output
+        linear = head.config.get("activation", "linear") == "linear"
+        if linear:  # the logits' own products, the mask in the bias: (y + b) + mask is y + (b + mask), mask 0 or -inf
+            weights = head.weights[0]
+            bias = head.weights[1] + self.mask if len(head.weights) > 1 else self.mask
         for i in range(max_length):
-            logits, state = net.step(tokens, state)
-            logits = logits + self.mask
-            if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature (as TensorFlow's, >= 1e-6)
-                nxt = np.argmax(logits / max(temperature, 1e-6) + rng.gumbel(size=logits.shape), axis=1)
+            if linear:
+                net.advance(tokens, state)
+                logits = state.last @ weights
+                logits += bias
+            else:
+                logits, state = net.step(tokens, state)
+                logits += self.mask
+            if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature
+                if i % NOISE_BLOCK == 0:  # drawn a block of steps at a time: the same numbers as step by step
+                    noise = rng.gumbel(size=(min(NOISE_BLOCK, max_length - i), num, self.vocab_size))
+                if scale != 1.0:
+                    logits /= scale
+                nxt = np.argmax(noise[i % NOISE_BLOCK] + logits, axis=1)
             else:
                 nxt = np.argmax(logits, axis=1)
-            nxt = np.where(done, end_id, nxt)
+            if num > 1:
+                nxt = np.where(done, end_id, nxt)
             out[:, i] = nxt
             done |= nxt == end_id
             tokens = nxt

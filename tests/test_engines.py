@@ -144,3 +144,13 @@ def test_the_numpy_engine_gives_the_same_music_with_one_blas_thread_or_several()
         with threadpool_limits(limits=threads, user_api="blas"):
             runs.append(sampler.generate(np.array([1]), num=64, max_length=60, temperature=1.0, seed=3, end_id=2))
     assert np.array_equal(runs[0], runs[1])
+
+
+def test_both_engines_give_the_same_outputs_on_a_stack_of_gru_layers(tmp_path, small_corpus):
+    from helpers import run
+
+    out = tmp_path / "gru"
+    r = run("train", "abc", small_corpus, "--out", out, "--preset", "tiny", "--cell", "gru", "--layers", 2,
+            "--epochs", 1, "--json")
+    assert r.exit_code == 0, r.output
+    _same_outputs(out)
