@@ -1,4 +1,5 @@
-"""Audio FFT frames: reading any audio, framing round trips, .npz files, WAV output, measures, pictures."""
+"""Audio FFT frames: reading any audio, framing round trips, .npz files, WAV output (in the source's sample format),
+measures (flatness, melody, shared runs), pictures, code books and Griffin-Lim."""
 
 from __future__ import annotations
 
@@ -254,12 +255,13 @@ def test_wav_npz_wav_is_lossless_at_16k(tmp_path, overlap):
     src = tmp_path / "song.wav"
     sf.write(src, audio, SR, subtype="FLOAT")
     npz = wav_to_frames_npz(src, tmp_path / "song.npz", overlap=overlap)
-    out = frames_npz_to_wav(npz, tmp_path / "back.wav", subtype="FLOAT")
+    out = frames_npz_to_wav(npz, tmp_path / "back.wav")  # the source's sample format: float
+    assert sf.info(out).subtype == "FLOAT" and read_frames(npz).subtype == "FLOAT"
     back, rate = sf.read(out, dtype="float32")
     assert rate == SR and len(back) == len(audio)
     assert np.allclose(back, audio, rtol=0, atol=ATOL)
     assert snr_db(audio, back) >= 90
-    pcm, _ = sf.read(frames_npz_to_wav(npz, tmp_path / "back16.wav"), dtype="float32")  # 16-bit by default
+    pcm, _ = sf.read(frames_npz_to_wav(npz, tmp_path / "back16.wav", subtype="PCM_16"), dtype="float32")
     assert sf.info(tmp_path / "back16.wav").subtype == "PCM_16"
     assert np.abs(pcm - audio).max() <= 1 / 32768 + 1e-6
 
@@ -453,3 +455,147 @@ def test_song_and_scores_to_audio(tmp_path):
     (tmp_path / "x.wav").write_bytes(b"")
     with pytest.raises(UsageError):
         midi_or_abc_to_audio(tmp_path / "x.wav")
+
+
+# --------------------------------------------------------------------------- sample formats of WAV written back
+
+
+def test_frames_keep_the_sample_format_of_their_source(tmp_path):
+    from musegen.formats.audio import wav_subtype
+
+    audio = chirp(0.5)
+    for subtype, back in (("PCM_24", "PCM_24"), ("PCM_16", "PCM_16"), ("DOUBLE", "DOUBLE")):
+        sf.write(tmp_path / f"{subtype}.wav", audio, SR, subtype=subtype)
+        npz = wav_to_frames_npz(tmp_path / f"{subtype}.wav", tmp_path / f"{subtype}.npz")
+        assert sf.info(frames_npz_to_wav(npz, tmp_path / f"{subtype}-back.wav")).subtype == back
+    sf.write(tmp_path / "v.ogg", audio, SR, subtype="VORBIS")  # a lossy source: 16-bit back
+    npz = wav_to_frames_npz(tmp_path / "v.ogg", tmp_path / "v.npz")
+    assert sf.info(frames_npz_to_wav(npz, tmp_path / "v.wav")).subtype == "PCM_16"
+    assert wav_subtype("FLOAT", "pcm_24") == "PCM_24" and wav_subtype(None) == "PCM_16"
+    with pytest.raises(UsageError, match="--subtype MP9"):
+        wav_subtype("FLOAT", "MP9")
+    # an .npz written before the sample format was kept (no subtype member): 16-bit, as then
+    frames = read_frames(tmp_path / "DOUBLE.npz")
+    with np.load(tmp_path / "DOUBLE.npz") as z:
+        members = {k: z[k] for k in z.files if k != "subtype"}
+    np.savez(tmp_path / "old.npz", **members)
+    old = read_frames(tmp_path / "old.npz")
+    assert old.subtype == "PCM_16" and np.array_equal(old.data, frames.data)
+    np.savez(tmp_path / "bad.npz", **members, subtype=np.array("x/../y"))
+    with pytest.raises(MusegenError, match="field subtype is not a name"):
+        read_frames(tmp_path / "bad.npz")
+
+
+# --------------------------------------------------------------------------- melody measures, shared runs
+
+
+def harmonic_notes(semitones, seconds=0.3, base=330.0, sr=SR) -> np.ndarray:
+    """Plucked notes (3 harmonics, 5 ms attack, decaying), one after the other."""
+    t = np.arange(int(seconds * sr)) / sr
+    envelope = 0.3 * np.minimum(1, t / 0.005) * np.exp(-4 * t)
+    return np.concatenate([envelope * sum(np.sin(2 * np.pi * base * 2 ** (k / 12) * h * t) / h for h in (1, 2, 3))
+                           for k in semitones]).astype(np.float32)
+
+
+def test_melody_of_hears_the_notes_of_a_tune():
+    from musegen.formats.audio import melody_of
+
+    tune = harmonic_notes([0, 2, 4, 4, 7, 5, 1])  # a repeated note is one note; C# is off the scale
+    heard = melody_of(tune)
+    assert heard.notes == [64, 66, 68, 71, 69, 65]
+    assert heard.voiced > 0.9 and abs(heard.seconds - 2.1) < 1e-6
+    assert heard.changes_per_second == pytest.approx(5 / 2.1)
+    assert heard.in_scale == 1.0  # six pitch classes: all within the 7 most used
+    chromatic = melody_of(harmonic_notes(range(12), seconds=0.2))
+    assert len(chromatic.notes) == 12 and chromatic.in_scale == pytest.approx(7 / 12)
+    hiss = melody_of(noise(2.0))
+    assert hiss.voiced < 0.2 and len(hiss.notes) <= 3
+    assert melody_of(np.zeros(SR, np.float32)).notes == []
+
+
+def test_band_flatness_agrees_with_librosa():
+    """The melody measure is librosa's spectral flatness of the band 0-3 kHz, 1,024-sample frames, median."""
+    import librosa
+
+    from musegen.formats.audio import band_flatness
+
+    for audio in (harmonic_notes([0, 4, 7]), harmonic_notes([0]) + noise(0.3, scale=0.01), noise(1.0)):
+        spectrum = np.abs(librosa.stft(audio, n_fft=1024, hop_length=256))[: int(3000 * 1024 / SR) + 1]
+        judge = float(np.median(librosa.feature.spectral_flatness(S=spectrum, power=2.0)))
+        assert band_flatness(audio) == pytest.approx(judge, rel=1e-3, abs=1e-9)
+    assert band_flatness(harmonic_notes([0, 4, 7])) < 0.002 < 0.5 < band_flatness(noise(1.0))
+
+
+def test_shared_run_is_the_longest_common_run():
+    from musegen.formats.audio import shared_run
+
+    training = [[60, 62, 64, 65, 67], [67, 65, 64, 62, 60, 62]]
+    assert shared_run([1, 62, 64, 65, 2], training) == 3
+    assert shared_run([64, 62, 60, 62, 64], training) == 4  # within the second piece
+    assert shared_run([65, 64, 65], training) == 2  # 65 64 (second), 64 65 (first): never three in a row
+    assert shared_run([5, 6], training) == 0 and shared_run([], training) == 0
+    assert shared_run([60, 62, 64, 65, 67], training) == 5
+    long = np.random.default_rng(0).integers(0, 500, 3000)
+    assert shared_run(long[1000:1250], [long[:700], long]) == 250
+
+
+# --------------------------------------------------------------------------- code books and Griffin-Lim
+
+
+def test_kmeans_finds_separate_clusters_and_refuses_too_few_rows():
+    from musegen.formats.audio import kmeans, nearest
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float32)
+    x = np.concatenate([c + rng.standard_normal((500, 2)) for c in centres]).astype(np.float32)
+    found = kmeans(x, 4, seed=1)
+    ids, _ = nearest(centres, found)
+    assert sorted(ids.tolist()) == [0, 1, 2, 3]  # one centroid per cluster
+    np.testing.assert_allclose(found[ids], centres, atol=0.2)
+    assert np.array_equal(kmeans(x, 4, seed=1), found)  # seeded
+    with pytest.raises(MusegenError, match="3 frames cannot make 4 codes"):
+        kmeans(x[:3], 4)
+
+
+def test_code_book_round_trip_and_refusals():
+    from musegen.formats.audio import LOG_FLOOR, CodeBook, magnitude_frames
+
+    t = np.arange(SR // 2) / SR
+    fade = np.minimum(1, np.minimum(t, 0.5 - t) / 0.01)
+    tones = [(0.3 * fade * sum(np.sin(2 * np.pi * f * h * t) / h for h in (1, 2, 3))).astype(np.float32)
+             for f in (440, 660)]
+    audio = np.concatenate([*tones, np.zeros(SR // 2, np.float32)])
+    mags = magnitude_frames(audio, sample_rate=SR, frame_length=1024, hop=512, bins=193)
+    assert mags.shape == (1 + len(audio) // 512, 193) and mags.dtype == np.float32
+    book = CodeBook.fit([mags], size=5, seed=0)  # two tones, silence, and the frames where they meet
+    ids = book.encode(mags)
+    assert len(set(ids[2:12].tolist())) == 1 and len(set(ids[-5:].tolist())) == 1  # a steady tone, silence
+    assert len({ids[5], ids[22], ids[-3]}) == 3  # 440 Hz, 660 Hz, silence: three codes
+    peak = np.argmax(book.magnitudes([ids[5]])[0]) * SR / 1024
+    assert abs(peak - 440) < SR / 1024
+    assert book.magnitudes([ids[-3]]).max() < 10 * LOG_FLOOR
+    back = CodeBook.from_dict(json.loads(json.dumps(book.to_dict())))
+    assert np.array_equal(back.encode(mags), ids)
+    for bad in ({"centroids": [[1.0, float("nan")]]}, {"centroids": "x"}, {"codes": []}, {"centroids": [[-30.0]]}):
+        with pytest.raises(MusegenError, match="code book"):
+            CodeBook.from_dict(bad)
+    with pytest.raises(MusegenError, match="out of range"):
+        book.magnitudes([5])
+
+
+def test_griffin_lim_rebuilds_a_sound_from_its_magnitudes():
+    from musegen.formats.audio import griffin_lim, magnitude_frames
+
+    audio = np.concatenate([sine(440, 0.5) + sine(1320, 0.5, amp=0.1), sine(587.33, 0.5)])
+    mags = magnitude_frames(audio, sample_rate=SR, frame_length=1024, hop=256)
+    rebuilt = griffin_lim(mags, frame_length=1024, hop=256, iterations=32, length=len(audio))
+    assert rebuilt.dtype == np.float32 and len(rebuilt) == len(audio)
+    again = magnitude_frames(rebuilt, sample_rate=SR, frame_length=1024, hop=256)
+    assert np.linalg.norm(again - mags) / np.linalg.norm(mags) < 0.1  # spectral convergence
+    assert abs(peak_hz(rebuilt[: SR // 2]) - 440) < 2 and abs(peak_hz(rebuilt[SR // 2:]) - 587.33) < 2
+    np.testing.assert_array_equal(griffin_lim(mags, frame_length=1024, hop=256, seed=3),
+                                  griffin_lim(mags, frame_length=1024, hop=256, seed=3))
+    with pytest.raises(UsageError, match="at least 1 iteration"):
+        griffin_lim(mags, frame_length=1024, hop=256, iterations=0)
+    with pytest.raises(MusegenError, match="expected \\(frames, 1 to 513 bins\\)"):
+        griffin_lim(np.ones((4, 600)), frame_length=1024, hop=256)

@@ -26,6 +26,11 @@ def convert(
     frame_seconds: Annotated[float, typer.Option(help="Audio frames: seconds per FFT frame.")] = 0.25,
     overlap: Annotated[bool, typer.Option(
         "--overlap", help="Audio frames: half-overlapping windowed frames joined by overlap-add.")] = False,
+    subtype: Annotated[Optional[str], typer.Option(
+        help="WAV sample format of audio written from audio frames or FLAC/OGG: PCM_16, PCM_24, PCM_32, FLOAT, "
+             "DOUBLE... [default: from frames, the sample format of the audio they were made from (a float WAV "
+             "stays float); from FLAC/OGG, 16-bit]",
+        show_default=False)] = None,
     steps_per_beat: Annotated[int, typer.Option(
         help="Piano-roll steps per quarter-note beat (1..96; 12 keeps triplets).")] = 4,
     drums: Annotated[bool, typer.Option("--drums", help="Keep the drum channel in piano rolls.")] = False,
@@ -43,7 +48,8 @@ def convert(
       mid->wav, mid->npz (piano roll), mid->png (piano-roll picture),
       mid->musicxml (the top voice, quantised to sixteenths and triplets).
     From WAV (or FLAC, OGG: read as audio): wav->npz (audio frames, --frame-seconds, --overlap),
-      wav->png (spectrogram); flac/ogg->wav (mono, 16 kHz unless --sample-rate).
+      wav->png (spectrogram); flac/ogg->wav (mono, 16 kHz unless --sample-rate, 16-bit unless --subtype).
+      Frames keep the sample format of their source: a 32-bit float WAV comes back float from its .npz.
     From an .npz: a piano roll ->mid, ->png, ->wav; audio frames ->png (spectrogram), ->wav.
 
     A .png is sheet music from ABC and MusicXML (engraved by verovio, which the
@@ -55,6 +61,7 @@ def convert(
     from musegen.errors import UsageError
     from musegen.formats import ConvertOptions
     from musegen.formats import convert as run
+    from musegen.formats.audio import wav_subtype
     from musegen.formats.pianoroll import check_steps_per_beat
     from musegen.limits import MAX_FRAME_SECONDS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 
@@ -72,7 +79,8 @@ def convert(
     check_steps_per_beat(steps_per_beat)
     options = ConvertOptions(tune=tune, all_tunes=all_tunes, to=to, chords=not no_chords, soundfont=soundfont,
                              synth=synth, sample_rate=sample_rate, force=force, steps_per_beat=steps_per_beat,
-                             drums=drums, frame_seconds=frame_seconds, overlap=overlap)
+                             drums=drums, frame_seconds=frame_seconds, overlap=overlap,
+                             subtype=wav_subtype(None, subtype) if subtype is not None else None)
     report = run(src, dst, options=options)
     if json_out:
         emit_json({"files": [str(f) for f in report.files], "report": report.notes})

@@ -58,6 +58,7 @@ class ConvertOptions:
     force: bool = False
     frame_seconds: float = 0.25  # audio frames
     overlap: bool = False  # audio frames: half-overlapping windowed frames (overlap-add)
+    subtype: str | None = None  # WAV sample format of audio written from audio or frames (None: the source's)
     steps_per_beat: int = 4  # piano-roll grid (12 keeps triplets)
     drums: bool = False  # keep the drum channel in piano rolls
     provenance: dict[str, str] = field(default_factory=dict)  # how the piece was made: written into each file
@@ -207,13 +208,14 @@ def _audio_to_png(src: Path, dst: Path, options: ConvertOptions) -> ConvertRepor
 
 
 def _audio_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
-    """FLAC or OGG (or WAV) to a 16-bit mono WAV at ``--sample-rate`` (default: 16 kHz)."""
+    """FLAC or OGG (or WAV) to a mono WAV at ``--sample-rate`` (default: 16 kHz), 16-bit unless ``--subtype``."""
     from musegen.fileio import check_writable
     from musegen.formats.audio import read_audio, write_audio
 
     check_writable(dst, force=options.force)
     rate = _frames_rate(options)
-    write_audio(read_audio(src, sample_rate=rate), dst, sample_rate=rate, force=options.force)
+    write_audio(read_audio(src, sample_rate=rate), dst, sample_rate=rate, force=options.force,
+                subtype=options.subtype or "PCM_16")
     return ConvertReport([dst], [f"mixed to mono at {rate} Hz"])
 
 
@@ -227,7 +229,7 @@ def _frames_to_png(src: Path, dst: Path, options: ConvertOptions) -> ConvertRepo
 def _frames_to_wav(src: Path, dst: Path, options: ConvertOptions) -> ConvertReport:
     from musegen.formats.audio import frames_npz_to_wav
 
-    frames_npz_to_wav(src, dst, force=options.force)
+    frames_npz_to_wav(src, dst, force=options.force, subtype=options.subtype)
     return ConvertReport([dst], [])
 
 

@@ -250,6 +250,10 @@ class Frames:
     length : int
         Samples of the original audio; :func:`frames_to_audio` trims to it.
         At most :attr:`capacity`.
+    subtype : str
+        The sample format of the audio the frames were made from (a
+        soundfile subtype: ``"PCM_16"``, ``"PCM_24"``, ``"FLOAT"``...): the
+        WAV written back from them keeps it (:func:`wav_subtype`).
     """
 
     data: np.ndarray
@@ -258,6 +262,7 @@ class Frames:
     hop: int
     window: str
     length: int
+    subtype: str = "PCM_16"
 
     @property
     def bins(self) -> int:
@@ -470,11 +475,13 @@ def write_frames(frames: Frames, path: str | os.PathLike, *, force: bool = False
             hop=np.array(frames.hop),
             window=np.array(frames.window),
             length=np.array(frames.length),
+            subtype=np.array(frames.subtype),
         )
     return Path(path)
 
 
-_FRAME_KEYS = ("kind", "data", "sample_rate", "frame_length", "hop", "window", "length")
+_FRAME_KEYS = ("kind", "data", "sample_rate", "frame_length", "hop", "window", "length")  # all required
+_OPTIONAL_KEYS = ("subtype",)
 _FIELD_BYTES = 4096  # the most a scalar field of a frames .npz file may hold
 
 
@@ -504,7 +511,7 @@ def read_frames(path: str | os.PathLike) -> Frames:
         raise MusegenError(f"{path}: not an .npz file of audio frames")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            fields = {k: _frames_member(npz, k, path) for k in _FRAME_KEYS if k in npz.files}
+            fields = {k: _frames_member(npz, k, path) for k in _FRAME_KEYS + _OPTIONAL_KEYS if k in npz.files}
     except MusegenError:
         raise
     except Exception as exc:  # zipfile, zlib and numpy raise many kinds on corrupt archives
@@ -523,10 +530,13 @@ def read_frames(path: str | os.PathLike) -> Frames:
         if value.shape != () or not np.issubdtype(value.dtype, np.integer):
             raise MusegenError(f"{path}: field {key} is not a whole number")
         scalars[key] = int(value)
-    window = fields["window"]
-    if window.shape != () or window.dtype.kind != "U":
-        raise MusegenError(f"{path}: field window is not a name")
-    frames = Frames(data=fields["data"], window=str(window), **scalars)
+    names = {}
+    for key in ("window", "subtype"):
+        value = fields.get(key, np.array("PCM_16"))  # files written before the subtype was kept: 16-bit
+        if value.shape != () or value.dtype.kind != "U" or not str(value).replace("_", "").isalnum():
+            raise MusegenError(f"{path}: field {key} is not a name")
+        names[key] = str(value)
+    frames = Frames(data=fields["data"], **names, **scalars)
     return _check_frames(frames, str(path))
 
 
@@ -545,6 +555,38 @@ def write_audio(
     return write_wav(audio, path, sample_rate=sample_rate, force=force, subtype=subtype)
 
 
+def audio_subtype(path: str | os.PathLike) -> str:
+    """The sample format of an audio file as soundfile names it (``"PCM_16"``, ``"FLOAT"``, ``"VORBIS"``...)."""
+    import soundfile as sf
+
+    path = _existing_file(path)
+    try:
+        return str(sf.info(str(path)).subtype)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError) as exc:
+        reason = getattr(exc, "error_string", None) or _one_line(exc)
+        raise MusegenError(f"{path}: not a readable audio file (WAV, FLAC or OGG): {reason}") from None
+
+
+def wav_subtype(source: str | None, requested: str | None = None) -> str:
+    """The WAV sample format to write: ``requested`` (``--subtype``) when given, else the source's own where a WAV
+    file can hold it (a float WAV gives a float WAV back, a 24-bit FLAC a 24-bit WAV), else 16-bit.
+
+    Raises
+    ------
+    UsageError
+        ``requested`` is not a WAV subtype (the line lists those that are).
+    """
+    import soundfile as sf
+
+    if requested is not None:
+        name = str(requested).upper()
+        if not sf.check_format("WAV", name):
+            raise UsageError(f"--subtype {requested}: use one of {', '.join(sorted(sf.available_subtypes('WAV')))}")
+        return name
+    name = str(source or "").upper()
+    return name if name and name not in ("VORBIS", "OPUS") and sf.check_format("WAV", name) else "PCM_16"
+
+
 def wav_to_frames_npz(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -554,21 +596,32 @@ def wav_to_frames_npz(
     overlap: bool = False,
     force: bool = False,
 ) -> Path:
-    """Read an audio file (WAV, FLAC, OGG), resample it to mono ``sample_rate`` and write its frames."""
+    """Read an audio file (WAV, FLAC, OGG), resample it to mono ``sample_rate`` and write its frames.
+
+    The frames keep the file's sample format (:attr:`Frames.subtype`), so that
+    :func:`frames_npz_to_wav` writes the WAV back in it: a 32-bit float file
+    comes back float, not rounded to 16 bits.
+    """
     check_writable(dst, force=force)  # fail before the work
     frame_length_of(sample_rate, frame_seconds)
     audio = read_audio(src, sample_rate=sample_rate)
     frames = audio_to_frames(audio, sample_rate=sample_rate, frame_seconds=frame_seconds, overlap=overlap)
+    frames.subtype = audio_subtype(src)
     return write_frames(frames, dst, force=force)
 
 
 def frames_npz_to_wav(
-    src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False, subtype: str = "PCM_16"
+    src: str | os.PathLike, dst: str | os.PathLike, *, force: bool = False, subtype: str | None = None
 ) -> Path:
-    """Rebuild the audio of a frames ``.npz`` file and write it as a WAV file at the frames' rate."""
+    """Rebuild the audio of a frames ``.npz`` file and write it as a WAV file at the frames' rate.
+
+    ``subtype`` (``--subtype``): the WAV sample format; by default the one the
+    frames were made from, where a WAV file holds it (:func:`wav_subtype`).
+    """
     check_writable(dst, force=force)
     frames = read_frames(src)
-    return write_audio(frames_to_audio(frames), dst, sample_rate=frames.sample_rate, force=force, subtype=subtype)
+    return write_audio(frames_to_audio(frames), dst, sample_rate=frames.sample_rate, force=force,
+                       subtype=wav_subtype(frames.subtype, subtype))
 
 
 # --------------------------------------------------------------------------- analysis
@@ -604,7 +657,7 @@ def stft_power(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
     return out
 
 
-def _loud_power(audio, sample_rate: int, what: str) -> np.ndarray:
+def _loud_power(audio, sample_rate: int, what: str, n_fft: int | None = None) -> np.ndarray:
     """Power spectra of the analysis frames of one signal or several, silent frames left out.
 
     Returns
@@ -617,7 +670,7 @@ def _loud_power(audio, sample_rate: int, what: str) -> np.ndarray:
     signals = [audio] if isinstance(audio, np.ndarray) else list(audio)
     if not signals:
         raise MusegenError(f"{what}: no audio")
-    n_fft = _n_fft(sr)
+    n_fft = n_fft or _n_fft(sr)
     powers = []
     for signal in signals:
         signal = np.asarray(signal)
@@ -642,13 +695,16 @@ def _band(power: np.ndarray, sample_rate: int, max_hz: float | None) -> np.ndarr
 
 
 def spectral_flatness(audio: np.ndarray | Sequence[np.ndarray], *, sample_rate: int = SAMPLE_RATE,
-                      max_hz: float | None = None) -> float:
-    """Mean spectral flatness: geometric over arithmetic mean of the power spectrum.
+                      max_hz: float | None = None, n_fft: int | None = None, statistic: str = "mean") -> float:
+    """Mean (or median) spectral flatness: geometric over arithmetic mean of the power spectrum.
 
     As ``librosa.feature.spectral_flatness(power=2)`` (power floored at 1e-10,
-    Hann window of about 128 ms, hop of a quarter of it), averaged over the
-    analysis frames that are not silent (within 60 dB of the loudest).
-    Tones score near 0, white noise about 0.56 (``exp(-euler_gamma)``).
+    Hann window of about 128 ms unless ``n_fft``, hop of a quarter of it),
+    averaged over the analysis frames that are not silent (within 60 dB of the
+    loudest).  Tones score near 0, white noise about 0.56
+    (``exp(-euler_gamma)``).  The mean is led by the few frames of note onsets
+    and gaps; the median (``statistic="median"``) is the flatness of the
+    sound most of the time (see :func:`band_flatness`).
 
     Parameters
     ----------
@@ -660,15 +716,35 @@ def spectral_flatness(audio: np.ndarray | Sequence[np.ndarray], *, sample_rate: 
         Measure the band from 0 to this frequency only: a fair measure of
         audio band-limited to it (white noise still scores about 0.56), where
         the empty band above would make any sound look tonal.
+    n_fft : int, optional
+        Samples per analysis frame (default: the power of two nearest 128 ms).
+    statistic : {"mean", "median"}
+        How the frames' flatness is summed up.
 
     Returns
     -------
     float
         In [0, 1].
     """
-    power = np.maximum(_band(_loud_power(audio, sample_rate, "spectral flatness"), sample_rate, max_hz), AMIN)
+    if statistic not in ("mean", "median"):
+        raise UsageError(f"flatness statistic {statistic!r}: use mean or median")
+    power = _loud_power(audio, sample_rate, "spectral flatness", n_fft)
+    power = np.maximum(_band(power, sample_rate, max_hz), AMIN)
     flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
-    return float(np.mean(flatness))
+    return float(np.mean(flatness) if statistic == "mean" else np.median(flatness))
+
+
+def band_flatness(audio: np.ndarray | Sequence[np.ndarray], *, sample_rate: int = SAMPLE_RATE,
+                  max_hz: float = 3000.0) -> float:
+    """The melody measure of spectral flatness: the median over non-silent 64 ms frames (1,024 samples at
+    16 kHz, as the pitch tracker's) of the flatness of the band 0 to ``max_hz``.
+
+    The jigs rendered by the synthesizer score about 0.0001, white noise
+    0.56; the mean over frames (:func:`spectral_flatness`) of the same jigs is
+    about 0.004, led by the frames of note onsets.
+    """
+    return spectral_flatness(audio, sample_rate=sample_rate, max_hz=max_hz, n_fft=_pitch_frame(sample_rate),
+                             statistic="median")
 
 
 def log_spectral_distance(
@@ -856,3 +932,344 @@ class FrameNormalizer:
         except (TypeError, ValueError) as exc:
             raise MusegenError(f"frame normaliser: {_one_line(exc)}") from None
         return cls(mean=mean, std=std)
+
+
+# --------------------------------------------------------------------------- magnitudes and code books
+
+LOG_FLOOR = 1e-3  # magnitudes are compared and averaged as log(LOG_FLOOR + |X|): -60 dB below a full-scale bin
+
+
+def magnitude_frames(audio: np.ndarray, *, sample_rate: int, frame_length: int, hop: int,
+                     bins: int | None = None) -> np.ndarray:
+    """Magnitudes of the short-time Fourier transform: ``|librosa.stft|`` with a Hann window, centred frames.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n,)]
+        Mono samples, finite (shorter than a frame: padded with zeros).
+    sample_rate : int
+        Hz (checked only).
+    frame_length, hop : int
+        Samples per FFT frame and from one frame to the next.
+    bins : int, optional
+        Keep the first ``bins`` coefficients (the band up to some frequency).
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n // hop, bins)] float32
+    """
+    import librosa
+
+    check_rate(sample_rate)
+    audio = np.asarray(audio)
+    if audio.ndim != 1:
+        raise MusegenError(f"audio of shape {audio.shape}: expected mono samples, shape (n,)")
+    _check_samples(audio, "audio")
+    if not 1 <= hop <= frame_length:
+        raise UsageError(f"hop of {hop} samples: use 1 to the frame length ({frame_length})")
+    n = len(audio)
+    audio = np.pad(audio.astype(np.float32), (0, max(0, frame_length - n)))
+    spectrum = librosa.stft(audio, n_fft=frame_length, hop_length=hop, window="hann", center=True)
+    return np.abs(spectrum[:bins, : 1 + n // hop]).T.astype(np.float32)
+
+
+def griffin_lim(magnitudes: np.ndarray, *, frame_length: int, hop: int, iterations: int = 32, seed: int = 0,
+                length: int | None = None) -> np.ndarray:
+    """Audio whose short-time magnitudes are ``magnitudes``: phases rebuilt by ``librosa.griffinlim``.
+
+    Parameters
+    ----------
+    magnitudes : np.ndarray [shape=(frames, bins)]
+        As :func:`magnitude_frames` gives them; coefficients past ``bins`` are
+        taken as 0.
+    frame_length, hop : int
+    iterations : int
+        Griffin-Lim iterations (with librosa's momentum of 0.99), at least 1.
+    seed : int
+        Of the random phases it starts from (the same seed, the same audio).
+    length : int, optional
+        Samples to return (default: ``(frames - 1) * hop``).
+
+    Returns
+    -------
+    np.ndarray [shape=(length,)] float32
+    """
+    import librosa
+
+    magnitudes = np.asarray(magnitudes, np.float32)
+    full = frame_length // 2 + 1
+    if magnitudes.ndim != 2 or not 0 < magnitudes.shape[1] <= full:
+        raise MusegenError(f"magnitudes of shape {magnitudes.shape}: expected (frames, 1 to {full} bins)")
+    if iterations < 1:
+        raise UsageError(f"Griffin-Lim needs at least 1 iteration, got {iterations}")
+    length = (len(magnitudes) - 1) * hop if length is None else length
+    if len(magnitudes) < 2 or length < 1:
+        return np.zeros(max(0, length), np.float32)
+    spectrum = np.zeros((full, len(magnitudes)), np.float32)
+    spectrum[: magnitudes.shape[1]] = magnitudes.T
+    audio = librosa.griffinlim(spectrum, n_iter=iterations, hop_length=hop, n_fft=frame_length, window="hann",
+                               center=True, length=length, random_state=np.random.default_rng(seed))
+    return np.asarray(audio, np.float32)
+
+
+def _squared_distances(x: np.ndarray, centroids: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """``|x - c|^2`` for every row of ``x`` and every centroid, by one matrix product."""
+    return np.einsum("ij,ij->i", x, x)[:, None] - 2 * (x @ centroids.T) + norms[None]
+
+
+def nearest(x: np.ndarray, centroids: np.ndarray, *, chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest centroid of each row of ``x`` (Euclidean) and the squared distance to it.
+
+    Returns
+    -------
+    ids : np.ndarray [shape=(n,)] int64
+    distances : np.ndarray [shape=(n,)] float32
+    """
+    x = np.asarray(x, np.float32)
+    centroids = np.asarray(centroids, np.float32)
+    norms = np.einsum("ij,ij->i", centroids, centroids)
+    ids = np.empty(len(x), np.int64)
+    dist = np.empty(len(x), np.float32)
+    for i in range(0, len(x), chunk):
+        d = _squared_distances(x[i : i + chunk], centroids, norms)
+        ids[i : i + chunk] = d.argmin(axis=1)
+        dist[i : i + chunk] = np.maximum(d[np.arange(len(d)), ids[i : i + chunk]], 0)
+    return ids, dist
+
+
+def kmeans(x: np.ndarray, k: int, *, iterations: int = 20, seed: int = 0) -> np.ndarray:
+    """Centroids of ``k`` clusters of the rows of ``x``: greedy k-means++ seeding, then Lloyd's iterations.
+
+    The distances are matrix products (BLAS), so that hundreds of thousands of
+    frames and hundreds of codes take seconds.  A cluster left empty is given
+    the row farthest from its centroid.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n, d)]
+        ``n >= k`` finite rows.
+    k : int
+    iterations : int
+    seed : int
+
+    Returns
+    -------
+    np.ndarray [shape=(k, d)] float32
+    """
+    x = np.asarray(x, np.float32)
+    if x.ndim != 2 or not 1 <= k <= len(x):
+        raise MusegenError(f"{len(x) if x.ndim == 2 else 0:,} frames cannot make {k:,} codes: give more audio "
+                           "or fewer --codes")
+    rng = np.random.default_rng(seed)
+    pool = x[rng.choice(len(x), min(len(x), max(20 * k, 4096)), replace=False)]  # seeding on a sample
+    pool_norms = np.einsum("ij,ij->i", pool, pool)
+    trials = 2 + int(math.log(k))  # greedy k-means++ (as scikit-learn's): the best of a few draws each time
+    centroids = np.empty((k, x.shape[1]), np.float32)
+    centroids[0] = pool[rng.integers(len(pool))]
+    best = np.maximum(np.square(pool - centroids[0]).sum(axis=1), 0)
+    for j in range(1, k):
+        total = float(best.sum())
+        if total > 0:
+            picks = np.minimum(np.searchsorted(np.cumsum(best), rng.random(trials) * total), len(pool) - 1)
+        else:
+            picks = rng.integers(len(pool), size=trials)
+        d = np.maximum(_squared_distances(pool[picks], pool, pool_norms), 0)  # [trials, pool]
+        d = np.minimum(d, best[None])
+        choice = int(np.argmin(d.sum(axis=1)))
+        centroids[j] = pool[picks[choice]]
+        best = d[choice]
+    for _ in range(iterations):
+        ids, dist = nearest(x, centroids)
+        counts = np.bincount(ids, minlength=k)
+        order = np.argsort(ids, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        full = counts > 0
+        centroids[full] = np.add.reduceat(x[order], starts[full], axis=0) / counts[full, None]
+        if not full.all():
+            centroids[~full] = x[np.argsort(dist)[::-1][: int((~full).sum())]]
+    return centroids
+
+
+@dataclass
+class CodeBook:
+    """Frames of sound as ids: the centroids of the log magnitudes of training frames (k-means).
+
+    A frame is encoded as the id of its nearest centroid; an id decodes to the
+    centroid's magnitudes, ``exp(centroid) - LOG_FLOOR`` (the geometric mean
+    of its frames: sharp partials, no smear), which :func:`griffin_lim` turns
+    back into sound.
+
+    Attributes
+    ----------
+    centroids : np.ndarray [shape=(codes, bins)] float32
+        ``log(LOG_FLOOR + |X|)`` of each code.
+    """
+
+    centroids: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.centroids = np.asarray(self.centroids, np.float32)
+        if self.centroids.ndim != 2 or 0 in self.centroids.shape:
+            raise MusegenError(f"code book of shape {self.centroids.shape}: expected (codes, bins)")
+        if not np.all(np.isfinite(self.centroids)) or self.centroids.min() < math.log(LOG_FLOOR) - 1e-3:
+            raise MusegenError("code book: the centroids hold NaN, infinite or sub-floor values")
+
+    @property
+    def size(self) -> int:
+        return int(self.centroids.shape[0])
+
+    @property
+    def bins(self) -> int:
+        return int(self.centroids.shape[1])
+
+    @staticmethod
+    def features(magnitudes: np.ndarray) -> np.ndarray:
+        """What the code book compares: ``log(LOG_FLOOR + magnitudes)``."""
+        return np.log(LOG_FLOOR + np.asarray(magnitudes, np.float32))
+
+    @classmethod
+    def fit(cls, magnitudes: Sequence[np.ndarray], *, size: int, seed: int = 0, max_frames: int = 150_000,
+            iterations: int = 20) -> CodeBook:
+        """k-means on the log magnitudes of the frames of ``magnitudes`` (at most ``max_frames`` of them, drawn
+        at random with ``seed``)."""
+        frames = [np.asarray(m, np.float32) for m in magnitudes if len(m)]
+        if not frames:
+            raise MusegenError("code book: no frames to learn from")
+        x = np.concatenate(frames)
+        if len(x) > max_frames:
+            x = x[np.sort(np.random.default_rng(seed).choice(len(x), max_frames, replace=False))]
+        return cls(kmeans(cls.features(x), size, iterations=iterations, seed=seed))
+
+    def encode(self, magnitudes: np.ndarray) -> np.ndarray:
+        """The nearest code of each frame ``[shape=(frames,)]`` int64."""
+        magnitudes = np.asarray(magnitudes, np.float32)
+        if magnitudes.ndim != 2 or magnitudes.shape[1] != self.bins:
+            raise MusegenError(f"code book: frames of shape {magnitudes.shape}: expected {self.bins} bins")
+        return nearest(self.features(magnitudes), self.centroids)[0]
+
+    def magnitudes(self, ids: np.ndarray) -> np.ndarray:
+        """The magnitudes of codes ``ids`` ``[shape=(frames, bins)]`` float32."""
+        ids = np.asarray(ids, np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
+            raise MusegenError(f"code ids out of range: the code book holds {self.size}")
+        return np.maximum(np.exp(self.centroids[ids]) - LOG_FLOOR, 0).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        """JSON-able: ``{"centroids": [[...], ...]}`` to 4 decimals (a 10th of a per mille of magnitude)."""
+        return {"centroids": np.round(self.centroids.astype(np.float64), 4).tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CodeBook:
+        """The inverse of :meth:`to_dict`; one-line :class:`MusegenError` on bad data."""
+        if not isinstance(d, dict) or "centroids" not in d:
+            raise MusegenError("code book: expected a mapping with a 'centroids' list")
+        try:
+            centroids = np.asarray(d["centroids"], dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise MusegenError(f"code book: {_one_line(exc)}") from None
+        return cls(centroids)
+
+
+def shared_run(sample: Sequence[int], references: Sequence[Sequence[int]]) -> int:
+    """The length of the longest run of consecutive items of ``sample`` found, in order, in one of
+    ``references`` (codes of frames, notes of a melody): 0 when nothing is shared.
+
+    Runs are compared by hashes of their items (a binary search on the length),
+    so a few seconds of codes are checked against hours of training audio in
+    well under a second.
+    """
+    sample = np.asarray(sample, np.int64).ravel()
+    refs = [np.asarray(r, np.int64).ravel() for r in references if len(r)]
+    if not len(sample) or not refs:
+        return 0
+    salt = np.random.default_rng(12345).integers(1, 2**61, size=len(sample), dtype=np.int64)
+
+    def grams(seq: np.ndarray, n: int) -> np.ndarray:
+        view = np.lib.stride_tricks.sliding_window_view(seq, n)
+        return (view * salt[:n]).sum(axis=1)  # wraps around modulo 2**64: a hash of the run
+
+    def shares(n: int) -> bool:
+        mine = grams(sample, n)
+        return any(np.isin(grams(r, n), mine).any() for r in refs if len(r) >= n)
+
+    lo, hi = 0, len(sample)  # shares(lo) holds; find the largest n that does
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if shares(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# --------------------------------------------------------------------------- melody measures
+
+PITCH_FMIN, PITCH_FMAX = 150.0, 1400.0  # Hz: the pitch tracker's range (jigs' melodies and their octaves)
+NOTE_FRAMES = 2  # a tracked note lasts at least this many tracker frames (32 ms at 16 kHz)
+SCALE_SIZE = 7  # notes of a key: a melody keeps most of its notes on its 7 most used pitch classes
+
+
+def _pitch_frame(sample_rate: int) -> int:
+    """The pitch tracker's frame: the power of two nearest 64 ms (1,024 samples at 16 kHz)."""
+    return 2 ** round(math.log2(0.064 * sample_rate))
+
+
+@dataclass
+class Melody:
+    """What a pitch tracker hears in a clip.
+
+    Attributes
+    ----------
+    seconds : float
+    voiced : float
+        Share of the tracker's frames with a pitch.
+    notes : list of int
+        MIDI numbers of the notes heard, in order: runs of one rounded pitch
+        lasting :data:`NOTE_FRAMES` frames or more, a repeat of the same
+        pitch merged into one.
+    """
+
+    seconds: float
+    voiced: float
+    notes: list[int]
+
+    @property
+    def changes_per_second(self) -> float:
+        """Pitch changes per second: one fewer than the notes."""
+        return max(0, len(self.notes) - 1) / self.seconds if self.seconds else 0.0
+
+    @property
+    def in_scale(self) -> float:
+        """Share of the notes on the :data:`SCALE_SIZE` pitch classes used most (NaN without notes)."""
+        if not self.notes:
+            return math.nan
+        counts = np.sort(np.bincount(np.asarray(self.notes) % 12, minlength=12))[::-1]
+        return float(counts[:SCALE_SIZE].sum() / counts.sum())
+
+    def summary(self) -> dict[str, float]:
+        return {"voiced": round(self.voiced, 4), "pitch_changes_per_second": round(self.changes_per_second, 3),
+                "notes": len(self.notes), "in_scale": round(self.in_scale, 4)}
+
+
+def melody_of(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> Melody:
+    """Track the pitch of ``audio`` with ``librosa.pyin`` (:data:`PITCH_FMIN` to :data:`PITCH_FMAX` Hz, frames of
+    64 ms: 1,024 samples at 16 kHz) and read the notes it holds (:class:`Melody`)."""
+    import librosa
+
+    sr = check_rate(sample_rate)
+    audio = np.asarray(audio, np.float32)
+    if audio.ndim != 1:
+        raise MusegenError(f"audio of shape {audio.shape}: expected mono samples, shape (n,)")
+    _check_samples(audio, "audio")
+    frame = _pitch_frame(sr)
+    audio = np.pad(audio, (0, max(0, frame - len(audio))))
+    f0, voiced, _ = librosa.pyin(audio, fmin=PITCH_FMIN, fmax=PITCH_FMAX, sr=sr, frame_length=frame)
+    pitch = np.where(voiced, np.round(librosa.hz_to_midi(np.where(voiced, f0, PITCH_FMIN))), -1).astype(int)
+    notes: list[int] = []
+    start = 0
+    for i in range(1, len(pitch) + 1):
+        if i == len(pitch) or pitch[i] != pitch[start]:
+            if pitch[start] >= 0 and i - start >= NOTE_FRAMES and (not notes or notes[-1] != pitch[start]):
+                notes.append(int(pitch[start]))
+            start = i
+    return Melody(seconds=len(audio) / sr, voiced=float(np.mean(voiced)) if len(voiced) else 0.0, notes=notes)
