@@ -30,6 +30,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/sampling_speed.py
+	$(BIN)/python bench/training_speed.py
 	$(BIN)/python bench/abc_quality.py
 	$(BIN)/python bench/abc2midi_agreement.py
 	$(BIN)/python bench/synth_speed.py
