@@ -97,7 +97,7 @@ def _measures(melody):
 ROUND_TRIPS = {
     "abc": ("small_corpus", {"min_count": 1}, _text),
     "midi": ("small_corpus", {}, _notes),
-    "score": ("small_corpus", {"variant": "note"}, _measures),
+    "score": ("small_corpus", {"variant": "note", "transpose_to_c": False}, _measures),
     "audio": ("audio_corpus", {"max_hz": 0, "overlap": False}, None),  # audio: equal within float error
 }
 

@@ -58,16 +58,22 @@ def test_notes_round_trip_with_pickup_tie_and_rest(variant, jig):
     rep = ScoreRepresentation(variant=variant)
     rep.fit([jig])
     array = rep.encode(jig)
-    assert array.shape == ((17, 2) if variant == "note" else (34,))  # the header, a rest before the pickup, 15 events
-    back = rep.decode(array)
-    assert back.pickup and back.to_dict()["measures"] == jig.to_dict()["measures"]
+    # the header, a rest before the pickup, 15 events and the mark that the last measure (2 events) begins
+    assert array.shape == ((18, 2) if variant == "note" else (36,))
+    assert list(array.reshape(-1, 2)[-3]) == [rep.final_id] * 2
+    back = rep.decode(array)  # learnt in C major: G moved up a fourth
+    moved = [[[p + 5 if p is not None else None, d, t] for p, d, t in m["events"]] for m in jig.to_dict()["measures"]]
+    assert back.pickup and [m["events"] for m in back.to_dict()["measures"]] == moved
+    assert {m.key for m in back.measures} == {(0, "major")} and rep.keys == [(0, "major")]
+    assert rep.headers == [((1, "major"), (6, 8), 1)]  # the key drawn for sampling: as written
+    assert rep.decode(rep.variant.encode(rep.relative(jig), final=False)).to_dict() == back.to_dict()
 
 
 def test_a_section_end_and_the_next_pickup_are_read_as_one_measure():
     from musegen.representations.score import ScoreRepresentation
 
     piece = melody([[(67, 6)], [(67, 2), (69, 2), (71, 1)], [(72, 1)], [(74, 6)]])  # 5/8 then 1/8
-    rep = ScoreRepresentation(variant="note")
+    rep = ScoreRepresentation(variant="note", transpose_to_c=False)
     rep.fit([piece])
     back = rep.decode(rep.encode(piece))
     assert [m.length for m in back.measures] == [3, 3, 3]
@@ -85,19 +91,24 @@ def test_measure_slots_keep_ties_over_bar_lines(jig):
     assert back.to_dict() == jig.to_dict()
 
 
-def test_measure_autoencoder_rebuilds_a_handful_of_measures_and_survives_json(jig):
+def test_measure_code_book_codes_a_handful_of_measures_apart_and_survives_json(jig):
     from musegen.representations.score import melody_slot_rows
-    from musegen.representations.score.measure import MeasureCodec, train_codec
+    from musegen.representations.score.measure import MeasureCodes, fit_codes
 
     rows = melody_slot_rows(jig, slots=36, lo=60, hi=80)
-    codec = train_codec(rows, classes=3 + 21, latent=8, hidden=64, epochs=200, shifts=0, lr=0.01)
-    assert codec.exact_rate(rows) == 1.0 == codec.train_exact
-    again = MeasureCodec.from_config(codec.to_config())
-    np.testing.assert_array_equal(again.encode(rows), codec.encode(rows))
-    full = codec.decode(codec.encode(rows), lengths=np.full(len(rows), 36))
+    codes = fit_codes(rows, classes=3 + 21, codes=len(rows), steps=10)
+    assert codes.exact_rate(rows) == 1.0 == codes.train_exact
+    assert len(set(codes.encode(rows).tolist())) == len(rows)  # a code of its own for each measure
+    again = MeasureCodes.from_config(codes.to_config())
+    np.testing.assert_array_equal(again.encode(rows), codes.encode(rows))
+    full = codes.decode(codes.encode(rows), lengths=np.full(len(rows), 36))
     assert (full[0, :36] != 0).all()  # asked for full measures: no padding inside the measure...
     np.testing.assert_array_equal(full[1:], rows[1:])  # ... in one of the rhythms of the training measures
     assert sorted(again.rhythms) == [6, 36] and again.rhythms[36][0].shape == (4, 36)
+    # each code is a distribution over every slot; each measure is likeliest under its own code
+    np.testing.assert_allclose(np.exp(codes.log_slots.astype(np.float64)).sum(axis=-1), 1.0, atol=0.01)
+    lik = codes.likelihoods(rows)
+    assert (lik.argmax(axis=1) == codes.encode(rows)).all() and (lik < 0).all()
 
 
 @pytest.mark.parametrize(("text", "key"), [
@@ -123,9 +134,10 @@ def test_stepped_network_matches_the_keras_model(variant, score_models):
     rows = rep.encode_primer(ScorePrimer(), num=2, seed=0).arrays
     net = NetworkStepper(bundle.model, 2)
     out = net.feed(rows)
-    if variant == "measure":  # the stepped network gives the vector; the model goes on to decode it
-        out = rep.variant.slot_logits(net, out)
-    np.testing.assert_allclose(out, np.asarray(bundle.model(rows))[:, -1], atol=1e-3)
+    model = np.asarray(bundle.model(rows))[:, -1]
+    if variant == "measure":  # the stepped network gives the code logits; the model gives them as one slot
+        model = model[:, 0]
+    np.testing.assert_allclose(out, model, atol=1e-3)
 
 
 @pytest.mark.parametrize("variant", ["note", "series", "measure"])
@@ -195,6 +207,7 @@ def test_evaluate_reports_loss_rebuilds_and_sample_statistics(score_models, smal
     report = json.loads(result.stdout)
     assert report["variant"] == "measure" and report["loss_per_measure"] > report["loss_per_note"] > 0
     assert 0 <= report["codec_exact_rebuild"] <= 1
+    assert report["codec_loss_per_measure"] > 0
     assert report["samples"]["measure_complete_rate"] == 1.0
     assert 0 <= report["samples"]["copied_measure_rate"] <= 1
     assert 0 < report["samples"]["scale_consistency"] <= 1
@@ -220,7 +233,7 @@ def test_bad_corpora_are_refused_with_nothing_written(name, text, message, tmp_p
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--variant", "chord"], "chord"),
-    (["--latent", "0"], "--latent"),
+    (["--codes", "0"], "--codes"),
 ])
 def test_bad_training_settings_are_refused(args, message, tmp_path, small_corpus):
     result = run("train", "score", small_corpus, "--out", tmp_path / "m", "--preset", "tiny", *args)
@@ -252,18 +265,62 @@ def test_a_score_model_is_not_another_representation(score_models, tmp_path):
     assert_refused(run("sample", "score", "--model", Path(tmp_path) / "nothing"), contains="no such model")
 
 
-def test_prepare_caches_and_transpose_to_c_starts_every_piece_without_sharps_or_flats(small_corpus):
+def test_prepare_caches_and_every_piece_is_learnt_without_sharps_or_flats_but_keys_are_drawn_as_written(
+        small_corpus):
     import json
+    from collections import Counter
 
     from musegen.pipeline import prepare, resolve_config
 
-    args = ("prepare", "score", small_corpus, "--preset", "tiny", "--variant", "note", "--json")
-    first = json.loads(run(*args, "--transpose-to-c").stdout)
-    again = json.loads(run(*args, "--transpose-to-c").stdout)
-    assert again["cached"] and not first["cached"] and first["variant"] == "note"
+    args = ("prepare", "score", small_corpus, "--preset", "tiny", "--variant", "note", "--codes", "7", "--json")
+    first = json.loads(run(*args).stdout)  # settings of no other test: a corpus not prepared yet
+    again = json.loads(run(*args).stdout)
+    assert again["cached"] and not first["cached"] and first["variant"] == "note" and first["transpose_to_c"]
     config, _ = resolve_config("score", preset="tiny", overrides={})
-    moved = prepare("score", small_corpus, config=config.replace(
-        extra={**config.extra, "variant": "note", "transpose_to_c": True})).representation
-    assert {key[0] for key, _, _ in moved.headers} == {0}  # C major, A minor (a later key change may differ)
-    kept = json.loads(run(*args).stdout)
-    assert "G major" in kept["keys"] and kept["vocabulary"] > 20
+    data = prepare("score", small_corpus, config=config.replace(extra={**config.extra, "variant": "note"}))
+    rep = data.representation
+    assert {rep.keys[a[0, 0]][0] for a in data.train_arrays} == {0}  # C major, A minor: as the network learns
+    written = Counter(p.measures[0].key for p in data.train)
+    assert {k: n for k, _, n in rep.headers} == dict(written) and written[(1, "major")] > 0  # as drawn
+    assert rep.nearest_key((1, "major")) == ((0, "major"), -5) and rep.nearest_key((0, "minor")) == ((0, "minor"), 0)
+    kept = json.loads(run(*args, "--keep-keys").stdout)
+    assert "G major" in kept["keys"] and kept["vocabulary"] > 20 and not kept["transpose_to_c"]
+
+
+# -- keys, endings ---------------------------------------------------------------------------------------------
+
+
+def test_the_key_heard_the_scale_and_the_tonic_of_a_melody():
+    from musegen.representations.score.keys import (heard_key, in_scale_share, key_report, scale_classes,
+                                                     tonic_class)
+
+    assert [tonic_class(k) for k in ((1, "major"), (0, "minor"), (-2, "dorian"), (2, "mixolydian"))] == [7, 9, 0, 9]
+    assert scale_classes(1) == {0, 2, 4, 6, 7, 9, 11}
+    g = [[(67, 2), (71, 2), (74, 2)], [(72, 2), (69, 2), (66, 2)], [(67, 6)]]  # G B D | C A F# | G
+    report = key_report(melody(g))
+    assert report == {"key": "G major", "key_heard": "G major", "key_agrees": True, "in_scale": 1.0,
+                      "ends_on_tonic": True}
+    odd = melody([[(67, 2), (70, 2), (74, 2)], [(72, 2), (68, 2), (66, 2)], [(66, 6)]])  # Bb and Ab: out of G
+    assert in_scale_share(odd) == pytest.approx(7 / 9) and not key_report(odd)["ends_on_tonic"]
+    assert heard_key(melody([[(None, 6)]])) is None
+
+
+def test_endings_a_short_last_measure_is_completed_and_marked_and_a_tonic_ending_is_chosen():
+    from musegen.pipeline import select_candidates
+    from musegen.representations.score import FINAL_PITCH, ScoreRepresentation, full_ending
+    from musegen.representations.score.notes import bar_aligned_notes, mark_last_measure
+
+    piece = melody([[(62, 1)], [(67, 3), (None, 3)], [(None, 2), (67, 3)]], pickup=True)  # the last is 5/8
+    done = full_ending(piece)
+    assert [(e.pitch, e.duration) for e in done.measures[-1].events] == [(None, 1), (67, F(2))]
+    notes = mark_last_measure(bar_aligned_notes(done), done.measures[-1].length)
+    # the rests merged over the last bar line are split there, the mark between them
+    assert notes[-4:] == [(None, F(3, 2)), (FINAL_PITCH, 0), (None, F(1)), (67, F(2))]
+    rep = ScoreRepresentation(variant="note", transpose_to_c=False)
+    rep.fit([done])
+    g = [[(67, 2), (71, 2), (74, 2)], [(72, 2), (69, 2), (66, 2)]]
+    drawn = [melody(g + [[(74, 6)]]), melody(g + [[(67, 6)]]), melody(g + [[(71, 6)]])]
+    (chosen, notes), = select_candidates(rep, drawn, candidates=3)
+    assert notes["valid"] and notes["ends_on_tonic"] and chosen.measures[-1].events[0].pitch == 67
+    (first, notes), = select_candidates(rep, [drawn[0], drawn[2]], candidates=2)  # none: the first drawn
+    assert not notes["valid"] and first.measures[-1].events[0].pitch == 74 and notes["ends_on"] == "D"

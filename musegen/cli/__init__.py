@@ -106,7 +106,7 @@ def _root(
 
 
 def _register() -> None:
-    from musegen.cli import convert, evaluate, gallery, info, models, prepare, sample, train
+    from musegen.cli import convert, evaluate, gallery, info, interpolate, models, prepare, sample, train
 
     # the commands written once: one sub-command per entry of the representations' registry
     for verb in (prepare, train, sample, evaluate):
@@ -116,6 +116,7 @@ def _register() -> None:
     app.command("gallery")(gallery.gallery)
     app.command("info")(info.info)
     app.command("models")(models.models)
+    app.add_typer(interpolate.app, name="interpolate")
 
 
 _register()

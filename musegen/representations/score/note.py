@@ -3,7 +3,12 @@
 Input ``token_pairs`` (the embeddings of both ids side by side), head
 ``pair_softmax`` (the cross-entropies of pitch and duration, summed).  The
 sampler draws a duration only among those that fit what remains of the
-measure, so every generated measure is complete.
+measure, so every generated measure is complete.  A training piece's last
+measure is announced by a mark (the pair ``(final, final)``, see
+:func:`~.notes.mark_last_measure`), which the sampler feeds before the last
+measure it generates: the network learns how tunes end (on the tonic, 85%
+of the jigs) and ends there.  The mark is read, never drawn, and not counted
+as a note in the loss.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ import numpy as np
 
 from musegen.formats.melody import GRID, Melody
 from musegen.formats.theory import meter_length
-from musegen.representations.score.notes import (PrimedRows, Variant, bar_aligned_notes, draw, grid_steps,
-                                                     nats, notes_to_melody)
+from musegen.representations.score.notes import (FINAL_PITCH, PrimedRows, Variant, bar_aligned_notes, draw,
+                                                 grid_steps, mark_last_measure, nats, notes_to_melody)
 
 
 class NoteVariant(Variant):
@@ -27,11 +32,17 @@ class NoteVariant(Variant):
     head_kind: ClassVar[str] = "pair_softmax"
     pitch_then_duration: ClassVar[bool] = False  # the network reads the pitch drawn before it gives the duration
 
-    def encode(self, melody: Melody, *, key=None, meter=None) -> np.ndarray:
+    def encode(self, melody: Melody, *, key=None, meter=None, final: bool = True) -> np.ndarray:
+        """The header pair, then a pair per note; with ``final`` (a whole piece, not a primer) the mark
+        before its last measure."""
         rep = self.rep
         first = melody.measures[0] if melody.measures else None
         header = (rep.key_id(key or first.key), rep.meter_id(meter or first.meter))
-        pairs = [header] + [(rep.pitch_id(p), rep.duration_id(d)) for p, d in bar_aligned_notes(melody)]
+        notes = bar_aligned_notes(melody)
+        if final and melody.measures:
+            notes = mark_last_measure(notes, melody.measures[-1].length)
+        pairs = [header] + [(rep.final_id,) * 2 if p == FINAL_PITCH else (rep.pitch_id(p), rep.duration_id(d))
+                            for p, d in notes]
         return np.asarray(pairs, dtype=np.int32).reshape(-1, 2)
 
     def decode(self, array: np.ndarray) -> Melody:
@@ -53,28 +64,35 @@ class NoteVariant(Variant):
 
         The note network gives a pitch and a duration per step (two
         softmaxes); the series network (:attr:`pitch_then_duration`) reads the
-        pitch drawn before it gives the duration.
+        pitch drawn before it gives the duration.  Before its last measure
+        each piece reads the mark that the last measure begins (both ids
+        ``final``) instead of a drawn note.
         """
         rep = self.rep
         num, vocab = len(rows), rep.vocab_size
         pitches = np.zeros((1, vocab), bool)
         pitches[0, rep.rest_id:rep.duration_base] = True
+        pitches[0, rep.final_id] = False
         steps = rep.duration_steps()
         expected = np.array([grid_steps(meter_length(m)) for m in rows.meters])
         left, done = expected.copy(), np.zeros(num, int)
+        marked = np.zeros(num, bool)
         notes: list[list[tuple[int | None, Any]]] = [[] for _ in range(num)]
         out, made = net.feed(rows.arrays), 0
         while (done < measures).any():
             active = done < measures
-            pitch = draw(out[:, :vocab], pitches, temperature, rng)
+            mark = active & ~marked & (done == measures - 1) & (left == expected)  # the last measure begins
+            marked |= mark
+            pitch = np.where(mark, rep.final_id, draw(out[:, :vocab], pitches, temperature, rng))
             if self.pitch_then_duration:
                 out = net.step(pitch)
             fits = (steps[None, :] > 0) & (steps[None, :] <= left[:, None])
             dur = draw(out[:, -vocab:], fits, temperature, rng)
             stuck = ~fits.any(axis=1)  # no duration of the vocabulary fits: the note fills the measure
-            units = np.where(stuck, left, steps[dur])
-            dur = np.array([rep.duration_id(left[i] * GRID) if stuck[i] else dur[i] for i in range(num)])
-            for i in np.flatnonzero(active):
+            units = np.where(mark, 0, np.where(stuck, left, steps[dur]))
+            dur = np.array([rep.final_id if mark[i] else rep.duration_id(left[i] * GRID) if stuck[i] else dur[i]
+                            for i in range(num)])
+            for i in np.flatnonzero(active & ~mark):
                 notes[i].append((rep.note_of(int(pitch[i]), int(dur[i]))[0], units[i] * GRID))
             left = np.where(active, left - units, left)
             finished = active & (left == 0)
@@ -91,7 +109,9 @@ class NoteVariant(Variant):
         return pieces, sum(len(n) for n in notes) * (2 if self.pitch_then_duration else 1)
 
     def loss(self, outputs: np.ndarray, array: np.ndarray) -> tuple[float, int, int]:
-        """Nats of every note of a note-network array (the pitch's plus the duration's), the notes, the measures."""
+        """Nats of every note of a note-network array (the pitch's plus the duration's), the notes, the measures
+        (the mark of the last measure is read, not predicted: left out)."""
         target, vocab = array[1:], self.rep.vocab_size
         total = nats(outputs[:, :vocab], target[:, 0]) + nats(outputs[:, vocab:], target[:, 1])
-        return float(total.sum()), len(target), 0
+        notes = target[:, 0] != self.rep.final_id
+        return float(total[notes].sum()), int(notes.sum()), 0

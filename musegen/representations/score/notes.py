@@ -24,6 +24,7 @@ from musegen.representations.base import InputSpec, OutputSpec
 PAD, HOLD, REST = 0, 1, 2  # measure slots: beyond the measure, the event before goes on, a rest starts
 SLOT_PITCH = 3  # slot classes from here on: a note of pitch lo, lo + 1, ... starts
 HOLD_PITCH = -1  # in a note list: the note (or rest) before goes on
+FINAL_PITCH = -2  # in a note list: a mark (no duration) that the piece's last measure begins
 
 
 def grid_steps(duration: Fraction) -> int:
@@ -65,6 +66,23 @@ def bar_aligned_notes(melody: Melody) -> list[tuple[int | None, Fraction]]:
             tied = e.tie and e.pitch is not None
         pos = (pos + m.length) % m.expected
     return out
+
+def mark_last_measure(notes: list[tuple[int | None, Fraction]], last: Fraction) -> list[tuple[int | None, Fraction]]:
+    """``notes`` (see :func:`bar_aligned_notes`) with ``(FINAL_PITCH, 0)`` where the last measure, ``last`` quarter
+    notes long, begins; rests merged over that bar line are split there."""
+    start = sum((d for _, d in notes), Fraction(0)) - last
+    out: list[tuple[int | None, Fraction]] = []
+    t, marked = Fraction(0), False
+    for pitch, duration in notes:
+        if not marked and t <= start < t + duration:
+            if start > t:  # only rests are merged across a bar line
+                out.append((pitch, start - t))
+            out.append((FINAL_PITCH, Fraction(0)))
+            duration, t, marked = t + duration - start, start, True
+        out.append((pitch, duration))
+        t += duration
+    return out
+
 
 def _append(events: list[Event], pitch: int | None, duration: Fraction, *, extend: bool = False) -> None:
     """Append an event; merged into the last one when both are rests, or when ``extend`` (a hold)."""

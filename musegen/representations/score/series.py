@@ -25,8 +25,8 @@ class SeriesVariant(NoteVariant):
     head_kind: ClassVar[str] = "softmax"
     pitch_then_duration: ClassVar[bool] = True
 
-    def encode(self, melody: Melody, *, key=None, meter=None) -> np.ndarray:
-        return super().encode(melody, key=key, meter=meter).ravel()
+    def encode(self, melody: Melody, *, key=None, meter=None, final: bool = True) -> np.ndarray:
+        return super().encode(melody, key=key, meter=meter, final=final).ravel()
 
     def decode(self, array: np.ndarray) -> Melody:
         ids = np.asarray(array).ravel()
@@ -37,6 +37,9 @@ class SeriesVariant(NoteVariant):
         return duration
 
     def loss(self, outputs: np.ndarray, array: np.ndarray) -> tuple[float, int, int]:
-        """Nats of every pitch and duration token of a series array (the header's key and meter aside), the notes."""
-        total = nats(outputs, array[1:])[1:]  # the first target is the meter: part of the header
-        return float(total.sum()), len(total) // 2, 0
+        """Nats of every pitch and duration token of a series array (the header's key and meter and the mark of
+        the last measure aside), the notes."""
+        target = np.asarray(array[2:])  # the first target is the meter: part of the header
+        total = nats(outputs, array[1:])[1:]
+        notes = target != self.rep.final_id
+        return float(total[notes].sum()), int(notes.sum()) // 2, 0
