@@ -25,11 +25,11 @@ app = typer.Typer(help="Interpolate between two pieces with a model's latent spa
 def score(
     a: Annotated[Path, typer.Argument(metavar="A", help="The first melody: MusicXML, ABC (its first tune) or MIDI.")],
     b: Annotated[Path, typer.Argument(metavar="B", help="The last melody, in the same meter.")],
+    model: Annotated[Path, typer.Option(
+        help="A measure-network score model (e.g. from `musegen train score corpora/jigs --variant measure`).")],
     steps: Annotated[int, typer.Option(help="Scores written, A's rebuild first and B's last (2..64).")] = 5,
-    model: Annotated[Optional[Path], typer.Option(
-        help="A measure-network score model: a folder, or a shipped model's name [default: score-jigs].")] = None,
     key: Annotated[Optional[str], typer.Option(
-        help="Key of every score, e.g. G, Em [default: A's for the first half, B's for the second].")] = None,
+        help="Key of every score, e.g. G, Em \\[default: A's for the first half, B's for the second].")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
     format: Annotated[str, typer.Option(
         help="Comma-separated: musicxml (always written), mid, abc, wav (played), png, svg, pdf (sheet music).")]
