@@ -359,6 +359,10 @@ def test_rhythm_gives_the_meter_and_no_form_samples_freely(tiny_model, tmp_path)
     (f,) = json.loads(r.stdout)["files"]
     text = Path(f).read_text()
     assert tune_shape(text).meter == "4/4" and header_field(text, "R") == "Hornpipe"  # abc2midi swings it
+    r = run("sample", "abc", "--model", tiny_model, "--rhythm", "reel", "--num", 1, "--candidates", 1,
+            "--out", tmp_path / "reel", "--format", "abc", "--json")
+    text = Path(json.loads(r.stdout)["files"][0]).read_text()
+    assert tune_shape(text).meter == "4/4" and header_field(text, "L") == "1/4"  # as the Nottingham reels
     free = []
     for name in ("a", "b"):
         r = run("sample", "abc", "--model", tiny_model, "--no-form", "--seed", 2, "--num", 1, "--candidates", 1,

@@ -14,7 +14,7 @@ import numpy as np
 from musegen.config import MAX_SEED, Settings, check_range, check_sampling, option
 from musegen.errors import MusegenError, UsageError
 from musegen.formats import abc as abcfmt
-from musegen.formats.abc.grammar import RHYTHMS, SWUNG, FormRequest, TuneForm, valid_key, valid_meter
+from musegen.formats.abc.grammar import RHYTHMS, SWUNG, UNITS, FormRequest, TuneForm, valid_key, valid_meter
 from musegen.limits import MAX_TUNE_CHARS
 from musegen.representations.base import InputSpec, OutputSpec, Representation, SamplingPlan
 
@@ -80,7 +80,8 @@ class AbcSampleOptions(Settings):
     def request(self) -> FormRequest:
         """The form asked: the meter (given, else the rhythm's), the key and the number of parts."""
         meter = self.meter or RHYTHMS.get(self.rhythm, "")
-        return FormRequest(meter=meter, key=self.key, parts=self.parts, rhythm=SWUNG.get(self.rhythm, ""))
+        unit = UNITS.get(self.rhythm, "") if not self.meter or self.meter == RHYTHMS.get(self.rhythm) else ""
+        return FormRequest(meter=meter, key=self.key, parts=self.parts, rhythm=SWUNG.get(self.rhythm, ""), unit=unit)
 
 
 @dataclass(frozen=True)

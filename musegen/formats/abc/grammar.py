@@ -50,6 +50,7 @@ _UNITS = {"1/4": 4, "1/8": 8, "1/16": 16}
 _SHORTEST = Fraction(1, 8)  # the shortest note, in units of L
 _DENOMINATORS = {"2": 2, "4": 4, "8": 8}
 SWUNG = {"hornpipe": "Hornpipe"}  # rhythms written in an R: field (abc2midi plays pairs of eighths long-short)
+UNITS = {"reel": "1/4", "waltz": "1/4"}  # rhythms the Nottingham tunes write with L:1/4
 RHYTHMS = {  # a dance rhythm and the meter it is written in (the Nottingham tunes' usage)
     "jig": "6/8",
     "reel": "4/4",
@@ -64,12 +65,13 @@ RHYTHMS = {  # a dance rhythm and the meter it is written in (the Nottingham tun
 class FormRequest:
     """What a generated tune must have: ``meter`` (``"6/8"``) and ``key`` (``"G"``) as written in the
     header, or "" for the network's choice; ``parts``: how many 8-bar parts (0: two or three, the
-    network's choice); ``rhythm``: an ``R:`` field written after the meter, or ""."""
+    network's choice); ``rhythm`` and ``unit``: ``R:`` and ``L:`` fields written after the meter, or ""."""
 
     meter: str = ""
     key: str = ""
     parts: int = 0
     rhythm: str = ""  # an R: line written after the meter (abc2midi swings a "Hornpipe")
+    unit: str = ""  # an L: line written after the meter (and rhythm): "1/4" for the Nottingham reels
 
     @property
     def most_parts(self) -> int:
@@ -224,7 +226,16 @@ class TuneForm:
             return self.request.key + NEWLINE
         if field == "R" and self.request.rhythm:
             return self.request.rhythm + NEWLINE
+        if field == "L" and self.request.unit:
+            return self.request.unit + NEWLINE
         return ""
+
+    def _next_asked_field(self) -> None:
+        """After the meter: the R: and L: lines asked and not yet written must come."""
+        if self.request.rhythm and "R" not in self.fields:
+            self.forced_text = "R"
+        elif self.request.unit and "L" not in self.fields:
+            self.forced_text = "L"
 
     def _end_field(self) -> bool:
         value = self.value[1:].strip()
@@ -235,8 +246,7 @@ class TuneForm:
             if not valid_meter(value):
                 return False
             self.meter = abc_meter(value)
-            if self.request.rhythm and "R" not in self.fields:
-                self.forced_text = "R"
+            self._next_asked_field()
         elif f == "L":
             if value not in _UNITS:
                 return False
@@ -247,6 +257,8 @@ class TuneForm:
             self._start_body()
         elif f in _TEXT_FIELDS and not value:
             return False
+        elif f == "R" and "M" in self.fields:
+            self._next_asked_field()
         self.line_start = True
         self.field = ""
         return True
