@@ -167,9 +167,11 @@ def main() -> None:
     print(f"(notes copied: the longest run of the clip's notes found in order in {reference}; s copied: the "
           "longest run of frames whose codes follow a training piece. Samples: raw peak, gain applied when written.)")
 
-    size = sum(f.stat().st_size for f in Path(args.model).iterdir() if f.is_file())
+    from musegen.models import TRAINING_STATE
+
+    size = sum(f.stat().st_size for f in Path(args.model).iterdir() if f.is_file() and f.name != TRAINING_STATE)
     seconds = sum(bundle.history.get("seconds", []))
-    print(f"\nbundle: {size / 1e6:.1f} MB; training: {len(bundle.history.get('loss', []))} epochs in "
+    print(f"\nbundle (as shipped: no optimizer state): {size / 1e6:.1f} MB; training: {len(bundle.history.get('loss', []))} epochs in "
           f"{seconds / 60:.1f} min (history.json)\n")
     checks = [(f"every sample: {key.replace('_', ' ')} {'<=' if key == 'median_flatness' else '>='} {goal:g}",
                all((row[key] <= goal) if key == "median_flatness" else (row[key] >= goal) for row in rows["sample"]))

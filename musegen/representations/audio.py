@@ -412,7 +412,8 @@ class AudioRepresentation(Representation):
         return SamplingPlan(primer, frames, options.temperature)
 
     def summary_row(self, piece: dict[str, Any]) -> tuple[str, ...]:
-        gain = f"{20 * math.log10(piece['gain']):.1f} dB" if piece["gain"] < 1 else "0 dB"  # turned down, never clipped
+        db = round(20 * math.log10(piece["gain"]), 1)  # turned down, never clipped
+        gain = f"{db:.1f} dB" if db < 0 else "0 dB"
         return (piece["title"], f"{piece['seconds']:.2f}", f"{piece['peak']:.3f}", gain,
                 f"{piece['spectral_flatness']:.4f}", f"{piece['median_flatness']:.5f}")
 
