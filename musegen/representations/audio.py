@@ -573,11 +573,12 @@ class AudioRepresentation(Representation):
 
     def clips(self, pieces: list[np.ndarray], seconds: float, count: int) -> list[np.ndarray]:
         """``count`` clips of ``seconds`` from the middle of ``pieces`` (the first pieces, or all of them),
-        as long as each piece allows."""
+        as long as each piece allows; each starts on a frame of its piece (a whole number of hops in), so that
+        its frames are the piece's own."""
         n = int(seconds * self.sample_rate)
         out = []
         for p in pieces[:count]:
-            start = max(0, (len(p) - n) // 2)
+            start = max(0, (len(p) - n) // 2) // self.hop * self.hop
             out.append(p[start:start + n])
         return out
 
