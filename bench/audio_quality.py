@@ -164,8 +164,10 @@ def main() -> None:
                   f"{len(melody.notes):>7}{melody.in_scale:>10.1%}{median:>10.5f}{judge_flatness(audio, rate):>11.5f}"
                   f"{spectral_flatness(audio, sample_rate=rate, max_hz=3000):>11.4f}{peak:>7.3f}{gain:>7.3f}"
                   f"{row['copied_notes']:>8} of {len(melody.notes):<3}{copied:>10}")
-    print(f"(notes copied: the longest run of the clip's notes found in order in {reference}; s copied: the "
-          "longest run of frames whose codes follow a training piece. Samples: raw peak, gain applied when written.)")
+    print(f"(notes copied: the longest run of the clip's notes found in order in {reference} (pYIN hears the "
+          "chords' notes between the melody's, so even a training clip matches its own score in short runs); "
+          "s copied: the longest run of frames whose codes follow a training piece (a training clip: all of it). "
+          "Samples: raw peak, gain applied when written.)")
 
     from musegen.models import TRAINING_STATE
 
