@@ -392,3 +392,19 @@ def test_also_trains_on_more_tunes_and_never_holds_them_out(tmp_path, small_corp
     assert json.loads((also / "representation.json").read_text())["also"] == str(more)
     assert_refused(run("train", "abc", small_corpus, "--preset", "tiny", "--out", tmp_path / "x", "--also",
                        tmp_path / "none.abc"), contains="none.abc")
+
+
+def test_a_generated_tune_credits_musegen_not_the_people_of_the_corpus(tiny_model, tmp_path):
+    from musegen.representations.abc import AbcRepresentation, credited
+
+    tune = "X:1\nT:Willy\nS:Andrew Rankine, via Phil Rowe\nZ:Phil Rowe\nM:6/8\nK:G\nGAB c3|\nS:not a field here|\n"
+    assert credited(tune) == "X:1\nT:Willy\nC:musegen\nM:6/8\nK:G\nGAB c3|\nS:not a field here|\n"
+    assert credited("X:1\nT:t\nM:6/8\nK:G\nGAB c3|\n") == "X:1\nT:t\nM:6/8\nK:G\nGAB c3|\n"
+    written, _ = AbcRepresentation().postprocess("T:Willy\nC:Trad\nS:Phil Rowe\nM:6/8\nL:1/8\nK:G\nGAB c3|\n", index=2)
+    assert "Phil Rowe" not in written and "Trad" not in written and written.count("C:musegen") == 1
+    r = run("sample", "abc", "--model", tiny_model, "--num", 3, "--seed", 5, "--out", tmp_path, "--format", "abc",
+            "--json")
+    assert r.exit_code == 0, r.output
+    for name in json.loads(r.stdout)["files"]:
+        header = Path(name).read_text().split("\nK:")[0]
+        assert not any(line[:2] in ("S:", "Z:", "B:", "O:") for line in header.splitlines())

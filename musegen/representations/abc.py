@@ -28,6 +28,24 @@ EVALUATE_BATCH = 256  # tunes evaluate draws at once (the batches of `musegen sa
 ALSO_FILE = "training-also.abc"  # in a bundle: the tunes of --also, trained on beside training.abc
 
 
+ATTRIBUTION_FIELDS = "ABCDFHOSZ"  # area, book, composer, discography, file, history, origin, source, transcriber
+
+
+def credited(tune: str) -> str:
+    """``tune`` with the header's attribution lines (``C:``, ``S:``, ``Z:``...) that the network invented, from
+    the corpus's ("S:Trad, arr Phil Rowe"), replaced by one ``C:musegen``: a generated tune names no person."""
+    out, credit, in_header = [], False, True
+    for line in tune.split("\n"):
+        if in_header and len(line) > 1 and line[1] == ":" and line[0] in ATTRIBUTION_FIELDS:
+            if not credit:
+                out.append("C:musegen")
+                credit = True
+            continue
+        out.append(line)
+        in_header = in_header and not line.startswith("K:")
+    return "\n".join(out)
+
+
 @dataclass(frozen=True)
 class AbcSettings(Settings):
     """How tunes are read: characters rarer than ``min_count`` in the training tunes are one unknown class."""
@@ -367,6 +385,7 @@ class AbcRepresentation(Representation):
         from musegen.formats.abc.check import check_tune, tune_shape
 
         text = piece if piece.lstrip().startswith("X:") else f"X:{index}\n{piece}"
+        text = credited(text)
         result = check_tune(text, repair=True)
         shape = tune_shape(result.text)
         return result.text, {
