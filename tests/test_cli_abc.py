@@ -408,3 +408,26 @@ def test_a_generated_tune_credits_musegen_not_the_people_of_the_corpus(tiny_mode
     for name in json.loads(r.stdout)["files"]:
         header = Path(name).read_text().split("\nK:")[0]
         assert not any(line[:2] in ("S:", "Z:", "B:", "O:") for line in header.splitlines())
+
+
+def test_with_no_key_asked_the_tunes_are_in_keys_of_the_training_tunes(tiny_model, tmp_path):
+    import re
+
+    from musegen.formats.abc.grammar import FormRequest, TuneForm
+    from musegen.representations.abc import training_keys
+
+    keys = training_keys(tiny_model)
+    written = set(re.findall(r"^K:(\S+)", (tiny_model / "training.abc").read_text(), flags=re.M))
+    assert keys and keys <= written
+    form = TuneForm(FormRequest(meter="6/8", keys=frozenset({"G", "Em"})))
+    for ch in "X:1\nT:t\nM:6/8\nK:":
+        assert form.allows(ch), ch
+        form.feed(ch)
+    assert form.allows("G") and form.allows("E") and not form.allows("D")
+    form.feed("E")
+    assert form.allows("m") and not form.allows("\n")  # E alone is not a key asked
+    r = run("sample", "abc", "--model", tiny_model, "--num", 6, "--seed", 2, "--out", tmp_path, "--format", "abc",
+            "--json")
+    assert r.exit_code == 0, r.output
+    for name in json.loads(r.stdout)["files"]:
+        assert re.search(r"^K:(\S+)", Path(name).read_text(), flags=re.M).group(1) in keys

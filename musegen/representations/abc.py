@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -46,6 +47,18 @@ def credited(tune: str) -> str:
     return "\n".join(out)
 
 
+def training_keys(bundle_path: Path) -> frozenset[str]:
+    """The keys (``K:`` as written) of a bundle's training tunes, those the form can write; empty when the
+    bundle keeps no training tunes (any key then)."""
+    keys = set()
+    for name in ("training.abc", ALSO_FILE):
+        path = Path(bundle_path) / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            keys.update(m.group(1) for m in re.finditer(r"^K:[ \t]*(\S+)[ \t]*$", text, flags=re.M))
+    return frozenset(k for k in keys if valid_key(k))
+
+
 @dataclass(frozen=True)
 class AbcSettings(Settings):
     """How tunes are read: characters rarer than ``min_count`` in the training tunes are one unknown class."""
@@ -82,7 +95,7 @@ class AbcSampleOptions(Settings):
     rhythm: str = option("jig", "Dance rhythm: its meter (jig 6/8, reel 4/4, hornpipe 4/4 with R:Hornpipe, polka "
                                 "2/4, waltz 3/4, slip-jig 9/8); any: the network's choice.", choices=(*RHYTHMS, "any"))
     meter: str = option("", "Meter of the tunes (e.g. 6/8), instead of the rhythm's.", show_default=False)
-    key: str = option("", "Key of the tunes (e.g. G, Ador, F#m); default: the network's choice.",
+    key: str = option("", "Key of the tunes (e.g. G, Ador, F#m); default: the network's choice among the keys of its training tunes.",
                       show_default=False)
     parts: int = option(0, "Parts of 8 bars, each repeated (0: two or three, the network's choice).")
     form: bool = option(True, "Write the form of a dance tune as the characters are drawn: the meter, key and "
@@ -411,6 +424,8 @@ class AbcRepresentation(Representation):
 
     def plan_sampling(self, bundle_path: Path, options: AbcSampleOptions) -> SamplingPlan:
         request = options.request() if options.form else None
+        if request is not None and not request.key:  # the network's choice among the keys of its training tunes
+            request = replace(request, keys=training_keys(bundle_path))
         return SamplingPlan(AbcPrimer(read_primer(options.primer), request), options.max_length,
                             options.temperature, candidates=options.candidates)
 

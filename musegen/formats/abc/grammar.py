@@ -72,6 +72,14 @@ class FormRequest:
     parts: int = 0
     rhythm: str = ""  # an R: line written after the meter (abc2midi swings a "Hornpipe")
     unit: str = ""  # an L: line written after the meter (and rhythm): "1/4" for the Nottingham reels
+    keys: frozenset[str] = frozenset()  # with no key asked, the keys the network may choose among (empty: any)
+
+    @property
+    def key_prefixes(self) -> frozenset[str]:
+        """What a ``K:`` value may begin with."""
+        if not self.keys:
+            return _KEY_PREFIXES
+        return frozenset(k[:i] for k in self.keys for i in range(1, len(k) + 1))
 
     @property
     def most_parts(self) -> int:
@@ -101,13 +109,14 @@ class TuneForm:
     :meth:`must_end` whether nothing else may come.
     """
 
-    __slots__ = ("request", "free", "header", "line_start", "field", "value", "fields", "forced_text",
+    __slots__ = ("request", "key_prefixes", "free", "header", "line_start", "field", "value", "fields", "forced_text",
                  "meter", "unit", "full", "pickup", "part", "bars", "pos", "note", "quote", "chord_pending",
                  "bar_token", "ending", "need_second", "part_done", "done", "prev", "part_notes", "opened",
                  "in_pickup", "last_note", "tie")
 
     def __init__(self, request: FormRequest | None = None) -> None:
         self.request = request or FormRequest()
+        self.key_prefixes = self.request.key_prefixes
         self.free = False
         self.header = True
         self.line_start = True
@@ -213,7 +222,7 @@ class TuneForm:
             return False
         if f == "L" and not any(u.startswith(value) for u in _UNITS):
             return False
-        if f == "K" and value not in _KEY_PREFIXES:
+        if f == "K" and value not in self.key_prefixes:
             return False
         self.value += ch
         return True
@@ -252,7 +261,7 @@ class TuneForm:
                 return False
             self.unit = Fraction(1, _UNITS[value])
         elif f == "K":
-            if not valid_key(value):
+            if not valid_key(value) or (self.request.keys and value not in self.request.keys):
                 return False
             self._start_body()
         elif f in _TEXT_FIELDS and not value:
