@@ -95,8 +95,8 @@ class AbcSampleOptions(Settings):
     rhythm: str = option("jig", "Dance rhythm: its meter (jig 6/8, reel 4/4, hornpipe 4/4 with R:Hornpipe, polka "
                                 "2/4, waltz 3/4, slip-jig 9/8); any: the network's choice.", choices=(*RHYTHMS, "any"))
     meter: str = option("", "Meter of the tunes (e.g. 6/8), instead of the rhythm's.", show_default=False)
-    key: str = option("", "Key of the tunes (e.g. G, Ador, F#m); default: the network's choice among the keys of its training tunes.",
-                      show_default=False)
+    key: str = option("", "Key of the tunes (e.g. G, Ador, F#m); default: the network's choice among the keys "
+                      "of its training tunes.", show_default=False)
     parts: int = option(0, "Parts of 8 bars, each repeated (0: two or three, the network's choice).")
     form: bool = option(True, "Write the form of a dance tune as the characters are drawn: the meter, key and "
                               "parts asked, full bars, a pickup and closing bars that add up through the repeats.",
