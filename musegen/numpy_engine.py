@@ -354,84 +354,6 @@ def _report(progress, made: int, step: int, total: int) -> int:
     return made
 
 
-MIN_ROWS = 16  # pieces a thread of row groups steps at least
-
-
-def row_groups(num: int) -> int:
-    """How many groups of rows ``num`` pieces are stepped in, each in its own thread: one per core on an idle
-    machine, with at least :data:`MIN_ROWS` pieces in each; one on a busy machine or for few pieces."""
-    if busy():
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (OSError, AttributeError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, num // MIN_ROWS))
-
-
-class Rows:
-    """``num`` pieces stepped as groups of rows, each with its own :class:`State`, in as many threads.
-
-    NumPy's products and element-wise loops release the GIL, so on an idle
-    machine the groups' products (one BLAS thread each) and gates run at once,
-    where one group would leave every core but one idle during the gates.  A
-    row's arithmetic does not depend on the other rows (the products split
-    rows, never a sum), so the music is the same whatever the groups (tested).
-    """
-
-    def __init__(self, net: Network, num: int, *, parts: int) -> None:
-        edges = np.linspace(0, num, parts + 1).round().astype(int)
-        self.net = net
-        self.spans = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        self.states = [State(net, b - a) for a, b in self.spans]
-        self.pool = None
-        if parts > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(parts, thread_name_prefix="musegen-rows")
-
-    @contextlib.contextmanager
-    def threads(self):
-        """One BLAS thread per group while several groups run at once."""
-        if self.pool is None:
-            yield
-            return
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            yield
-            return
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-
-    def _run(self, work) -> None:
-        if self.pool is None:
-            work(0)
-        else:
-            list(self.pool.map(work, range(len(self.spans))))
-
-    def feed(self, tokens: np.ndarray) -> None:
-        """Advance every group by one step ``tokens`` ``[shape=(num,)]``."""
-        def work(k: int) -> None:
-            a, b = self.spans[k]
-            self.net.advance(tokens[a:b], self.states[k])
-        self._run(work)
-
-    def logits(self, tokens: np.ndarray, weights: np.ndarray, bias: np.ndarray, *, out: np.ndarray) -> None:
-        """Advance by ``tokens`` and write the output layer's logits (``last @ weights + bias``) into ``out``."""
-        def work(k: int) -> None:
-            a, b = self.spans[k]
-            state = self.states[k]
-            self.net.advance(tokens[a:b], state)
-            np.matmul(state.last, weights, out=out[a:b])
-            out[a:b] += bias
-        self._run(work)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
 class TokenSampler:
     """Generate token sequences from a network with a token input and a softmax head (NumPy).
 
@@ -458,31 +380,9 @@ class TokenSampler:
             Generated ids; rows that ended early are padded with ``end_id``.
         """
         primer = np.asarray(primer, np.int64).ravel()
-        head = self.net.output
-        if head.config.get("activation", "linear") != "linear":
-            return self._generate(primer, num=num, max_length=max_length, temperature=temperature, seed=seed,
-                                  end_id=end_id, progress=progress, rows=None)
-        rows = Rows(self.net, num, parts=row_groups(num))
-        try:
-            with rows.threads():
-                return self._generate(primer, num=num, max_length=max_length, temperature=temperature, seed=seed,
-                                      end_id=end_id, progress=progress, rows=rows)
-        finally:
-            rows.close()
-
-    def _generate(self, primer: np.ndarray, *, num: int, max_length: int, temperature: float, seed: int,
-                  end_id: int, progress, rows: Rows | None) -> np.ndarray:
-        net = self.net
-        if rows is None:
-            state = net.initial_state(num)
-            for token in primer[:-1]:
-                _, state = net.step(np.full(num, token), state)
-        else:  # the logits' own products, the mask in the bias: (y + b) + mask is y + (b + mask), mask 0 or -inf
-            for token in primer[:-1]:
-                rows.feed(np.full(num, token))
-            head = net.output
-            bias = head.weights[1] + self.mask if len(head.weights) > 1 else self.mask
-            logits = np.empty((num, self.vocab_size), np.float32)
+        net, state = self.net, self.net.initial_state(num)
+        for token in primer[:-1]:
+            _, state = net.step(np.full(num, token), state)
         tokens = np.full(num, primer[-1])
         rng = np.random.default_rng(seed)
         out = np.full((num, max_length), end_id, np.int32)
@@ -490,9 +390,16 @@ class TokenSampler:
         made = 0
         scale = max(temperature, 1e-6)  # as TensorFlow's, >= 1e-6
         noise = np.empty((0, num, self.vocab_size))
+        head = self.net.output
+        linear = head.config.get("activation", "linear") == "linear"
+        if linear:  # the logits' own products, the mask in the bias: (y + b) + mask is y + (b + mask), mask 0 or -inf
+            weights = head.weights[0]
+            bias = head.weights[1] + self.mask if len(head.weights) > 1 else self.mask
         for i in range(max_length):
-            if rows is not None:
-                rows.logits(tokens, head.weights[0], bias, out=logits)
+            if linear:
+                net.advance(tokens, state)
+                logits = state.last @ weights
+                logits += bias
             else:
                 logits, state = net.step(tokens, state)
                 logits += self.mask

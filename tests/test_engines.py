@@ -146,23 +146,6 @@ def test_the_numpy_engine_gives_the_same_music_with_one_blas_thread_or_several()
     assert np.array_equal(runs[0], runs[1])
 
 
-
-@pytest.mark.parametrize("groups", [2, 3])
-def test_the_numpy_engine_gives_the_same_music_in_groups_of_rows_stepped_in_threads(groups, monkeypatch):
-    from musegen import numpy_engine
-    from musegen.models import load_bundle
-
-    bundle = load_bundle(ROOT / "models" / "abc-jigs")
-    sampler = numpy_engine.TokenSampler(bundle.network, banned=bundle.representation.banned_ids())
-    monkeypatch.setattr(numpy_engine, "row_groups", lambda num: 1)
-    alone = sampler.generate(np.array([1]), num=40, max_length=60, temperature=1.0, seed=3, end_id=2)
-    monkeypatch.setattr(numpy_engine, "row_groups", lambda num: groups)
-    grouped = sampler.generate(np.array([1]), num=40, max_length=60, temperature=1.0, seed=3, end_id=2)
-    assert np.array_equal(alone, grouped)
-    assert len(np.unique(alone[:, :20], axis=0)) > 30  # rows that differ, so a mix-up of rows would show
-    monkeypatch.undo()
-    assert 1 <= numpy_engine.row_groups(64) <= 64 // numpy_engine.MIN_ROWS and numpy_engine.row_groups(8) == 1
-
 def test_both_engines_give_the_same_outputs_on_a_stack_of_gru_layers(tmp_path, small_corpus):
     from helpers import run
 
