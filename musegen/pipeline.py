@@ -6,6 +6,7 @@ Library code here returns values and never prints; progress goes to a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -74,9 +75,21 @@ def split_pieces(pieces: list[Any], *, valid_split: float, seed: int) -> tuple[l
     return train, valid
 
 
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A digest of the code that reads and encodes pieces (``representations/`` and ``formats/``), so that a corpus
+    prepared by other code is prepared again rather than read with an encoding that has changed."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted([*(root / "representations").rglob("*.py"), *(root / "formats").rglob("*.py")]):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
 def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([rep_name, __version__, settings], sort_keys=True).encode())
+    h.update(json.dumps([rep_name, __version__, code_digest(), settings], sort_keys=True).encode())
     files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
     for f in files:
         h.update(str(f.relative_to(corpus) if corpus.is_dir() else f.name).encode())
@@ -307,7 +320,6 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
            tensorboard: str | os.PathLike | None = None) -> TrainResult:
     """The body of :func:`train`, once ``out`` is claimed and checked: the model is built (or loaded) and
     compiled inside the strategy's scope."""
-    import functools
 
     from musegen.distribute import fit, precision
     from musegen.formats.pictures import draw_history

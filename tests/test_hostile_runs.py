@@ -165,6 +165,19 @@ def test_a_broken_prepared_corpus_cache_is_rebuilt(tmp_path, audio_corpus, monke
     assert json.loads(again.stdout)["cached"] is True and json.loads(again.stdout)["pieces"] == 4
 
 
+
+def test_a_corpus_prepared_by_other_code_is_prepared_again(tmp_path, audio_corpus, monkeypatch):
+    from musegen import pipeline
+
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    first = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
+    again = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
+    assert json.loads(first.stdout)["cached"] is False and json.loads(again.stdout)["cached"] is True
+    monkeypatch.setattr(pipeline, "code_digest", lambda: "an encoding changed since")
+    other = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
+    assert other.exit_code == 0, other.output
+    assert json.loads(other.stdout)["cached"] is False and json.loads(other.stdout)["pieces"] == 4
+
 @pytest.mark.parametrize("edit", ["shorter vocabulary", "wrong type", "other head"])
 def test_an_edited_bundle_is_refused_in_one_line(edit, tiny_model, tiny_midi_model, tmp_path):
     source = tiny_midi_model if edit == "other head" else tiny_model
