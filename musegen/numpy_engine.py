@@ -390,19 +390,9 @@ class TokenSampler:
         made = 0
         scale = max(temperature, 1e-6)  # as TensorFlow's, >= 1e-6
         noise = np.empty((0, num, self.vocab_size))
-        head = self.net.output
-        linear = head.config.get("activation", "linear") == "linear"
-        if linear:  # the logits' own products, the mask in the bias: (y + b) + mask is y + (b + mask), mask 0 or -inf
-            weights = head.weights[0]
-            bias = head.weights[1] + self.mask if len(head.weights) > 1 else self.mask
         for i in range(max_length):
-            if linear:
-                net.advance(tokens, state)
-                logits = state.last @ weights
-                logits += bias
-            else:
-                logits, state = net.step(tokens, state)
-                logits += self.mask
+            logits, state = net.step(tokens, state)
+            logits += self.mask
             if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature
                 if i % NOISE_BLOCK == 0:  # drawn a block of steps at a time: the same numbers as step by step
                     noise = rng.gumbel(size=(min(NOISE_BLOCK, max_length - i), num, self.vocab_size))
