@@ -60,6 +60,7 @@ from musegen.formats.abc.lexer import (
     length_value,
     tokenize,
 )
+from musegen.formats.theory import meter_length
 
 # a chord symbol: root (or bass note alone), type, optional /bass, optional brackets
 _CHORD_NAME = re.compile(
@@ -1013,7 +1014,7 @@ def _repair_bar_lengths(text: str, repairs: list[str]) -> str:
             return text
         for w in found:
             held = [bars[i] for i in w.written if i in bars]
-            full = Fraction(4 * w.meter[0], w.meter[1])
+            full = meter_length(w.meter)
             if not held or held[0].ident not in ends or held[0].length >= full:
                 continue
             rest = w.length - held[0].length

@@ -45,7 +45,8 @@ from musegen.formats.abc.lexer import (
     read_length,
 )
 from musegen.formats.midi import Note, Song
-from musegen.formats.theory import LETTERS, NATURAL, abc_meter, clef_octave, read_key_field, signature
+from musegen.formats.theory import (LETTERS, NATURAL, abc_meter, clef_octave, meter_length, read_key_field,
+                                    signature)
 from musegen.limits import MAX_PARTS_PLAYED
 
 # ---------------------------------------------------------------------------
@@ -1618,7 +1619,7 @@ class _BarCheck:
     def check(self, pass_: int) -> None:
         meter = self.meter
         if meter is not None and not self.again and self.length and (pass_ == 2 or self.number != 0):
-            if self.length != Fraction(4 * meter[0], meter[1]):
+            if self.length != meter_length(meter):
                 self.found.append(BarLength(self.number, self.length, meter, pass_ == 2, tuple(self.written)))
         if self.length > 0:
             self.number += 1
@@ -1626,7 +1627,7 @@ class _BarCheck:
         self.written = []
 
     def soft(self, pass_: int) -> None:
-        if self.meter is None or self.length >= Fraction(4 * self.meter[0], self.meter[1]) or self.number <= 0:
+        if self.meter is None or self.length >= meter_length(self.meter) or self.number <= 0:
             self.check(pass_)
 
 
@@ -1897,7 +1898,7 @@ class Bar:
     @property
     def full(self) -> Fraction | None:
         """The length of a full bar under this bar's meter (None when free)."""
-        return None if self.meter is None else Fraction(4 * self.meter[0], self.meter[1])
+        return None if self.meter is None else meter_length(self.meter)
 
 
 _BAR_NAMES = {SINGLE_BAR: "|", DOUBLE_BAR: "||", BAR_REP: "|:", REP_BAR: ":|", DOUBLE_REP: "::"}
