@@ -77,13 +77,14 @@ def interpolate(rep, a: Endpoint, b: Endpoint, *, steps: int, key: tuple[int, st
     codec = rep.codec
     posterior = [codec.likelihoods(e.rows[:count]) + codec.log_prior for e in (a, b)]
     lengths = np.full(count, grid_steps(meter_length(meters[0])))
+    slots = np.exp(codec.log_slots)  # [shape=(codes, slots, classes)]
     melodies = []
     for s in range(steps):
         t = s / (steps - 1)
         blend = (1 - t) * posterior[0] + t * posterior[1]  # [shape=(measures, codes)]
         weights = np.exp(blend - blend.max(axis=1, keepdims=True))
         weights /= weights.sum(axis=1, keepdims=True)
-        probs = np.einsum("mk,ksc->msc", weights, np.exp(codec.log_slots))
+        probs = np.einsum("mk,ksc->msc", weights, slots)
         grid = codec.choose(np.log(np.maximum(probs, 1e-30)), lengths=lengths)
         end = a if t < 0.5 else b
         target = key or end.melody.measures[0].key
