@@ -496,8 +496,9 @@ class AudioRepresentation(Representation):
 
         pieces, train, valid = probe.held_out(target)
         t0 = time.perf_counter()
+        train_ids = [self.encode(p) for p in train] if self.is_coded else None  # encoded once, for both uses
         if self.is_coded:
-            result = self._code_losses(probe, train, valid)
+            result = self._code_losses(probe, train_ids, valid)
         else:
             result = self._frame_losses(probe, train, valid)
         result = {"corpus": str(target), "model": str(probe.bundle.path), "head": self.head_kind,
@@ -510,12 +511,12 @@ class AudioRepresentation(Representation):
         result["white_noise_flatness"] = spectral_flatness(noise, sample_rate=rate, max_hz=band)
         result["seconds"] = round(time.perf_counter() - t0, 3)
         if options.samples:
-            result.update(self.sample_measures(probe, train, valid, options))
+            result.update(self.sample_measures(probe, train_ids, valid, options))
         return result
 
-    def _code_losses(self, probe: Any, train: list[np.ndarray], valid: list[np.ndarray]) -> dict[str, Any]:
-        """Nats per frame of the held-out codes under the model and the unigram, repeat and bigram baselines."""
-        train_ids = [self.encode(p) for p in train]
+    def _code_losses(self, probe: Any, train_ids: list[np.ndarray], valid: list[np.ndarray]) -> dict[str, Any]:
+        """Nats per frame of the held-out codes under the model and the unigram, repeat and bigram baselines
+        (``train_ids``: the training pieces' codes)."""
         valid_ids = [c for c in (self.encode(p) for p in valid) if len(c) > 1]
         if not valid_ids:
             raise UsageError("no held-out piece is long enough to score (two frames at least)")
@@ -582,7 +583,7 @@ class AudioRepresentation(Representation):
             out.append(p[start:start + n])
         return out
 
-    def sample_measures(self, probe: Any, train: list[np.ndarray], valid: list[np.ndarray],
+    def sample_measures(self, probe: Any, train_ids: list[np.ndarray] | None, valid: list[np.ndarray],
                         options: AudioEvaluateOptions) -> dict[str, Any]:
         """Generate ``options.samples`` pieces (as ``musegen sample`` does; audio is never repaired: what is
         drawn is written) and measure them beside held-out clips of the same length.
@@ -596,7 +597,8 @@ class AudioRepresentation(Representation):
           classes, per sample and per held-out clip;
         - codes head: novelty, the longest run of frames whose codes (the
           sample's sound encoded again) follow each other the same way in a
-          training piece, in seconds, beside the same for the held-out clips.
+          training piece (``train_ids``: the training pieces' codes), in seconds, beside the same for the
+          held-out clips.
         """
         from musegen.formats.audio import (
             band_flatness,
@@ -635,7 +637,6 @@ class AudioRepresentation(Representation):
             for key, clips in (("sample_melody", audio), ("corpus_melody", held)):
                 result[key] = [melody_of(a, sample_rate=rate).summary() for a in clips]
         if self.is_coded:
-            train_ids = [self.encode(p) for p in train]
             result["sample_copied_seconds"] = [round(shared_run(self.encode(a), train_ids) / self.frames_per_second(),
                                                      3) for a in audio]
             result["corpus_copied_seconds"] = [round(shared_run(self.encode(c), train_ids) / self.frames_per_second(),
