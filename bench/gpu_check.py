@@ -51,7 +51,8 @@ def training_speed(rep: str, corpus: Path, *, steps: int | None, mixed: bool) ->
     from musegen import backend
     from musegen.distribute import precision
     from musegen.models import build_model
-    from musegen.pipeline import prepare, resolve_config, token_windows
+    from musegen.pipeline import prepare, resolve_config
+    from musegen.windows import token_windows
 
     keras = backend.keras()
     config, _ = resolve_config(rep, preset=None, overrides={"epochs": 1})

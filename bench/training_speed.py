@@ -85,7 +85,7 @@ def keras_rate(rep, config, steps: int) -> float:
 
 def musegen_rate(corpus: Path, data, config, tmp: Path) -> float:
     """Characters per second of `musegen train abc` (its second epoch, validation included)."""
-    from musegen.pipeline import token_windows
+    from musegen.windows import token_windows
 
     out = tmp / "model"
     env = {**os.environ, "MUSEGEN_CACHE": str(tmp / "cache")}

@@ -12,10 +12,12 @@ import json
 import math
 import os
 import random
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,25 +29,37 @@ from musegen.fileio import atomic_dir, claim
 from musegen.paths import cache_dir
 from musegen.progress import Reporter
 from musegen.representations import Representation, SamplingPlan, get_representation
+from musegen.shards import ShardedArrays, ShardWriter
+from musegen.windows import stream_dataset, token_windows, windows_per_pass
 
 if TYPE_CHECKING:
     from musegen.distribute import DeviceOptions, Placement
 
+
+PREPARED_FORMAT = 2  # the layout of a prepared corpus's folder: manifest.json and shards
 
 # -- prepare ------------------------------------------------------------------------------------------
 
 
 @dataclass
 class Dataset:
-    """A corpus read, split by piece, the representation fitted on the training part."""
+    """A corpus read, split by piece, the representation fitted on the training part, every piece encoded.
+
+    The encoded pieces (``train_arrays``: the training pieces and their
+    augmented copies; ``valid_arrays``) are :class:`~musegen.shards.ShardedArrays`
+    on disk in ``folder``, read on demand; so are ``train`` and ``valid`` where
+    the pieces are arrays (audio), else they are lists in memory.
+    """
 
     representation: Representation
-    train: list[Any]
-    valid: list[Any]
-    train_arrays: list[np.ndarray]
-    valid_arrays: list[np.ndarray]
+    train: Sequence[Any]
+    valid: Sequence[Any]
+    train_arrays: ShardedArrays
+    valid_arrays: ShardedArrays
     corpus: str
+    folder: Path
     cached: bool = False
+    keep: Any = None  # what keeps ``folder`` alive where it is temporary
 
     def summary(self) -> dict[str, Any]:
         spec = self.representation.input_spec()
@@ -55,24 +69,45 @@ class Dataset:
             "pieces": len(self.train) + len(self.valid),
             "train_pieces": len(self.train),
             "valid_pieces": len(self.valid),
-            "train_steps": _stream_len(self.train_arrays),
-            "valid_steps": _stream_len(self.valid_arrays),
+            "train_steps": self.train_arrays.steps,
+            "valid_steps": self.valid_arrays.steps,
             "input": f"{spec.kind} x {spec.size}",
+            "shards": len(self.train_arrays.shards) + len(self.valid_arrays.shards),
             "cached": self.cached,
         }
 
 
+class Pieces(Sequence):
+    """Some of the pieces kept in shards (``indices`` of ``arrays``), loaded by the representation on access."""
+
+    def __init__(self, arrays: ShardedArrays, indices: list[int], load: Callable[[Any], Any]) -> None:
+        self.arrays, self.indices, self.load = arrays, list(indices), load
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.load(self.arrays[self.indices[i]])
+
+
+def split_indices(count: int, *, valid_split: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded split by piece of ``count`` pieces: the indices of the training and the held-out ones, in order;
+    at least one on each side."""
+    if count < 2:
+        raise MusegenError(f"the corpus holds {count} piece(s); at least 2 are needed to hold some out")
+    order = list(range(count))
+    random.Random(seed).shuffle(order)
+    n_valid = min(count - 1, max(1, round(count * valid_split)))
+    valid_idx = set(order[:n_valid])
+    return [i for i in range(count) if i not in valid_idx], sorted(valid_idx)
+
+
 def split_pieces(pieces: list[Any], *, valid_split: float, seed: int) -> tuple[list[Any], list[Any]]:
     """Seeded split by piece; at least one piece on each side when there are two or more."""
-    if len(pieces) < 2:
-        raise MusegenError(f"the corpus holds {len(pieces)} piece(s); at least 2 are needed to hold some out")
-    order = list(range(len(pieces)))
-    random.Random(seed).shuffle(order)
-    n_valid = min(len(pieces) - 1, max(1, round(len(pieces) * valid_split)))
-    valid_idx = set(order[:n_valid])
-    train = [p for i, p in enumerate(pieces) if i not in valid_idx]
-    valid = [p for i, p in enumerate(pieces) if i in valid_idx]
-    return train, valid
+    train, valid = split_indices(len(pieces), valid_split=valid_split, seed=seed)
+    return [pieces[i] for i in train], [pieces[i] for i in valid]
 
 
 @functools.lru_cache(maxsize=1)
@@ -89,7 +124,7 @@ def code_digest() -> str:
 
 def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([rep_name, __version__, code_digest(), settings], sort_keys=True).encode())
+    h.update(json.dumps([rep_name, __version__, code_digest(), PREPARED_FORMAT, settings], sort_keys=True).encode())
     files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
     for f in files:
         h.update(str(f.relative_to(corpus) if corpus.is_dir() else f.name).encode())
@@ -99,10 +134,15 @@ def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
 
 def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, reporter: Reporter | None = None,
             use_cache: bool = True) -> Dataset:
-    """Read ``corpus``, split it by piece, fit the representation, encode every piece.
+    """Read ``corpus``, split it by piece, fit the representation, encode every piece into shards on disk.
 
-    The result is cached under :func:`musegen.paths.cache_dir`, keyed on the corpus files and
-    the settings, so a second run reads it back at once.
+    Pieces are read one at a time (:meth:`Representation.iter_corpus`) and
+    written out as they come, so memory holds one piece rather than the corpus
+    (where pieces are arrays; pieces of text or notes are kept as a list).  The
+    prepared corpus is kept under :func:`musegen.paths.cache_dir`, keyed on the
+    corpus files, the settings and the code, so a second run opens it at once;
+    with ``use_cache=False`` (or a cache folder that cannot be written) it
+    lives in a temporary folder as long as the :class:`Dataset`.
     """
     reporter = reporter or Reporter()
     rep_cls = get_representation(rep_name)
@@ -110,99 +150,136 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     corpus = rep_cls.resolve_corpus(corpus)
     settings = {"valid_split": config.valid_split, "seed": config.seed, "transpose": list(config.transpose),
                 "extra": config.extra}
-    key = _cache_key(rep_name, corpus, settings)
-    cache_file = cache_dir() / "prepared" / f"{rep_name}-{key}.json"
-    if use_cache and cache_file.is_file():
-        dataset = _read_cache(rep_cls, cache_file, config=config, name=name, reporter=reporter)
+    folder = cache_dir() / "prepared" / f"{rep_name}-{_cache_key(rep_name, corpus, settings)}"
+    if use_cache and (folder / "manifest.json").is_file():
+        dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
         if dataset is not None:
             return dataset
+    work, keep = _work_folder(folder if use_cache else None)
+    try:
+        rep, manifest, listed = _prepare_into(work, rep_cls.from_settings(config.extra), corpus, config=config,
+                                              reporter=reporter)
+        if keep is None:  # publish the finished folder under its key, whole or not at all
+            if folder.exists():  # an entry that did not open: rebuilt
+                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                os.replace(work, folder)
+            except OSError:  # another process published it first (the workers of one run): use theirs
+                shutil.rmtree(work, ignore_errors=True)
+                dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
+                if dataset is None:
+                    raise MusegenError(f"cannot keep the prepared corpus in {folder}") from None
+                return dataset
+            work = folder
+    except BaseException:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    return _dataset(rep, work, manifest, listed, name=name, keep=keep)
+
+
+def _work_folder(folder: Path | None) -> tuple[Path, Any]:
+    """Where a corpus is prepared: a fresh folder beside ``folder`` (then renamed to it), or a temporary folder
+    (and what keeps it) where ``folder`` is None or its parent cannot be written."""
+    if folder is not None:
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent)), None
+        except OSError:
+            pass  # caching is an optimisation only
+    keep = tempfile.TemporaryDirectory(prefix="musegen-prepared-")
+    return Path(keep.name), keep
+
+
+def _prepare_into(folder: Path, rep: Representation, corpus: Path, *, config: TrainConfig,
+                  reporter: Reporter) -> tuple[Representation, dict[str, Any], list[Any] | None]:
+    """Read, split, fit and encode into ``folder``: the representation fitted, the manifest written there, and
+    the pieces where they are kept in memory (None where they are in shards)."""
     reporter.start("Reading corpus", None)
-    rep = rep_cls.from_settings(config.extra)
-    pieces = rep.read_corpus(corpus)
-    reporter.finish(pieces=len(pieces))
-    train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
+    writer = ShardWriter(folder, "pieces")
+    listed: list[Any] = []
+    count = 0
+    for piece in rep.iter_corpus(corpus):
+        dumped = rep.dump_piece(piece)
+        if isinstance(dumped, np.ndarray):
+            writer.add(dumped)
+        else:
+            listed.append(piece)
+        count += 1
+        reporter.update()
+    reporter.finish(pieces=count)
+    if listed and len(listed) != count:
+        raise MusegenError(f"the {rep.name} representation dumps some pieces as arrays and some not")
+    stored = writer.close() if len(listed) < count else None
+    train_idx, valid_idx = split_indices(count, valid_split=config.valid_split, seed=config.seed)
+    train, valid = _subsets(rep, stored, listed, train_idx, valid_idx)
     augmented = rep.augment(train, transpose=config.transpose)
     rep.fit(augmented)
-    train_arrays, valid_arrays = _encode_all(rep, augmented, valid, reporter=reporter)
-    if use_cache:
-        try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(".part")
-            dumped = {"train": [rep.dump_piece(p) for p in train], "valid": [rep.dump_piece(p) for p in valid]}
-            entry: dict[str, Any] = {"representation": rep.get_config(), **dumped}
-            if all(isinstance(p, np.ndarray) for p in dumped["train"] + dumped["valid"]):
-                with open(cache_file.with_suffix(".npz.part"), "wb") as f:
-                    np.savez(f, **{f"{k}_{i}": a for k, arrays in dumped.items() for i, a in enumerate(arrays)})
-                os.replace(cache_file.with_suffix(".npz.part"), cache_file.with_suffix(".npz"))
-                entry.update(arrays=True, train=len(train), valid=len(valid))
-            tmp.write_text(json.dumps(entry))
-            os.replace(tmp, cache_file)
-        except (OSError, TypeError):
-            pass  # caching is an optimisation only
-    return Dataset(rep, train, valid, train_arrays, valid_arrays, name)
+    reporter.start("Encoding", len(augmented) + len(valid))
+    encoded = {}
+    for part, pieces in (("train", augmented), ("valid", valid)):
+        out = ShardWriter(folder, part)
+        for p in pieces:
+            out.add(rep.encode(p))
+            reporter.update()
+        encoded[part] = out.close().to_json()
+    reporter.finish()
+    manifest = {"format": PREPARED_FORMAT, "representation": rep.get_config(), "pieces": count,
+                "split": {"train": train_idx, "valid": valid_idx},
+                "stored": stored.to_json() if stored is not None else None, **encoded}
+    if stored is None:
+        (folder / "pieces.json").write_text(json.dumps([rep.dump_piece(p) for p in listed]))
+    save_json(manifest, folder / "manifest.json")  # written last: a folder without it is unfinished
+    return rep, manifest, (listed if stored is None else None)
 
 
-def _read_cache(rep_cls: type[Representation], cache_file: Path, *, config: TrainConfig, name: str,
-                reporter: Reporter) -> Dataset | None:
-    """The prepared corpus kept in ``cache_file``, or None where it cannot be read back whole.
+def _subsets(rep: Representation, stored: ShardedArrays | None, listed: list[Any], train_idx: list[int],
+             valid_idx: list[int]) -> tuple[Sequence[Any], Sequence[Any]]:
+    if stored is not None:
+        return Pieces(stored, train_idx, rep.load_piece), Pieces(stored, valid_idx, rep.load_piece)
+    return [listed[i] for i in train_idx], [listed[i] for i in valid_idx]
 
-    Any failure (a truncated ``.npz``, JSON of the wrong types or shapes, a
+
+def _open_prepared(rep_cls: type[Representation], folder: Path, *, name: str, reporter: Reporter) -> Dataset | None:
+    """The prepared corpus kept in ``folder``, or None where it cannot be read back whole.
+
+    Any failure (a truncated shard, JSON of the wrong types or shapes, a
     representation that no longer loads it) means a stale or broken entry,
     which the caller rebuilds: a cache never stops a command.
     """
     try:
-        cached = load_json(cache_file)
-        rep = rep_cls.from_config(cached["representation"])
-        if cached.get("arrays"):  # pieces that are arrays (audio) are kept in an .npz beside
-            with np.load(cache_file.with_suffix(".npz"), allow_pickle=False) as z:
-                cached["train"] = [z[f"train_{i}"] for i in range(cached["train"])]
-                cached["valid"] = [z[f"valid_{i}"] for i in range(cached["valid"])]
-        train = [rep.load_piece(p) for p in cached["train"]]
-        valid = [rep.load_piece(p) for p in cached["valid"]]
-        if not train or not valid:
-            raise ValueError("no pieces")
-        augmented = rep.augment(train, transpose=config.transpose)
-        return Dataset(rep, train, valid, *_encode_all(rep, augmented, valid, reporter=reporter), name, cached=True)
+        manifest = load_json(folder / "manifest.json")
+        if manifest.get("format") != PREPARED_FORMAT:
+            raise ValueError("another layout")
+        rep = rep_cls.from_config(manifest["representation"])
+        listed = None
+        if manifest["stored"] is None:
+            listed = [rep.load_piece(p) for p in load_json(folder / "pieces.json")]
+        return _dataset(rep, folder, manifest, listed, name=name, cached=True)
     except Exception:  # noqa: BLE001 - whatever broke the entry, it is rebuilt
-        reporter.log(f"the prepared corpus cached in {cache_file} is unreadable: it is rebuilt")
+        reporter.log(f"the prepared corpus kept in {folder} is unreadable: it is prepared again")
         return None
 
 
-def _stream_len(arrays: list[np.ndarray]) -> int:
-    return int(sum(len(a) for a in arrays))
-
-
-def _encode_all(rep: Representation, train: list[Any], valid: list[Any], *,
-                reporter: Reporter) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Encode the training and validation pieces, with progress."""
-    reporter.start("Encoding", len(train) + len(valid))
-    arrays = []
-    for p in [*train, *valid]:
-        arrays.append(rep.encode(p))
-        reporter.update()
-    reporter.finish()
-    return arrays[: len(train)], arrays[len(train):]
+def _dataset(rep: Representation, folder: Path, manifest: dict[str, Any], listed: list[Any] | None, *, name: str,
+             cached: bool = False, keep: Any = None) -> Dataset:
+    """The :class:`Dataset` a manifest describes (every index checked against the files)."""
+    stored = ShardedArrays.from_json(folder, manifest["stored"]) if listed is None else None
+    count = len(stored) if stored is not None else len(listed)
+    train_idx = [int(i) for i in manifest["split"]["train"]]
+    valid_idx = [int(i) for i in manifest["split"]["valid"]]
+    if count != manifest["pieces"] or not train_idx or not valid_idx or not all(
+            0 <= i < count for i in train_idx + valid_idx):
+        raise ValueError("the split does not match the pieces")
+    train, valid = _subsets(rep, stored, listed or [], train_idx, valid_idx)
+    train_arrays = ShardedArrays.from_json(folder, manifest["train"])
+    valid_arrays = ShardedArrays.from_json(folder, manifest["valid"])
+    if len(valid_arrays) != len(valid) or len(train_arrays) < len(train):
+        raise ValueError("the encoded pieces do not match the pieces")
+    return Dataset(rep, train, valid, train_arrays, valid_arrays, name, folder, cached=cached, keep=keep)
 
 
 # -- train ---------------------------------------------------------------------------------------------
-
-
-def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the concatenated stream (ids or vectors) into inputs and next-step targets.
-
-    Returns
-    -------
-    x, y : np.ndarray [shape=(windows, seq_len) or (windows, seq_len, features)]
-    """
-    stream = np.concatenate(arrays)[offset:]
-    n = (len(stream) - 1) // seq_len
-    if n < 1:
-        # a short corpus: one window, as long as the corpus allows
-        seq_len = len(stream) - 1
-        n = 1
-    x = stream[: n * seq_len].reshape(n, seq_len, *stream.shape[1:])
-    y = stream[1 : n * seq_len + 1].reshape(n, seq_len, *stream.shape[1:])
-    return x, y
 
 
 def resolve_config(rep_name: str, *, preset: str | None, overrides: dict[str, Any]) -> tuple[TrainConfig, str]:
@@ -350,13 +427,13 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
         with placement.scope(), precision(placement.mixed_precision):
             model = build_model(spec, data.representation.head(), config)
     rep = data.representation
-    train_tokens = _stream_len(data.train_arrays)
+    train_tokens = data.train_arrays.steps
     if train_tokens < 3:
         raise MusegenError(f"{corpus}: too little music to train on")
     if config.seq_len >= train_tokens // 2:
         raise MusegenError(f"--seq-len {config.seq_len} is too long for this corpus ({train_tokens} training "
                            f"tokens); use at most {max(1, train_tokens // 2 - 1)}")
-    val_x, val_y = token_windows(data.valid_arrays, seq_len=min(config.seq_len, _stream_len(data.valid_arrays) - 1))
+    val_x, val_y = token_windows(data.valid_arrays, seq_len=min(config.seq_len, data.valid_arrays.steps - 1))
     start_epoch = len(history["loss"])
     meta = {"representation": rep_name, "preset": preset, "corpus": str(corpus), "musegen": __version__,
             "summary": data.summary(), "devices": placement.describe()}
@@ -415,52 +492,19 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
             os.replace(tmp, out / "history.json")
             draw_history(history, out / "history.png", force=True)
 
-    x_all = data.train_arrays
-    # the same number of windows every epoch, whatever the random offset
-    windows_per_epoch = token_windows(x_all, seq_len=config.seq_len, offset=config.seq_len - 1)[0].shape[0]
-    steps_per_epoch = max(1, math.ceil(windows_per_epoch / config.batch_size))
-    rng = np.random.default_rng(config.seed + start_epoch)
-
-    def epoch_windows() -> tuple[np.ndarray, np.ndarray]:
-        """The windows of one epoch: the pieces in a fresh order, cut at a fresh random offset, shuffled."""
-        order = rng.permutation(len(x_all))
-        x, y = token_windows([x_all[j] for j in order], seq_len=config.seq_len,
-                             offset=int(rng.integers(0, config.seq_len)))
-        perm = rng.permutation(len(x))[:windows_per_epoch]
-        return x[perm], y[perm]
-
-    class Windows(keras.utils.PyDataset):
-        """A fresh random offset and shuffle each epoch."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.on_epoch_end()
-
-        def __len__(self) -> int:
-            return steps_per_epoch
-
-        def __getitem__(self, i):
-            sl = slice(i * config.batch_size, (i + 1) * config.batch_size)
-            return self.x[sl], self.y[sl]
-
-        def on_epoch_end(self) -> None:
-            self.x, self.y = epoch_windows()
-
+    # endless batches streamed from the shards; an epoch is the windows of one pass
+    steps_per_epoch = max(1, math.ceil(windows_per_pass(data.train_arrays, seq_len=config.seq_len)
+                                       / config.batch_size))
     if start_epoch >= config.epochs:
         return TrainResult(out, history, summary=meta["summary"], trained=False)
     interrupted = False
-    if placement.distributed:  # a tf.data pipeline, split among the replicas (multi-worker: made by each worker)
-        train_data = functools.partial(window_dataset, epoch_windows, batch_size=config.batch_size,
-                                       seq_len=config.seq_len, steps=steps_per_epoch, like=x_all[0])
-        if placement.kind == "mirrored":
-            train_data = train_data()
-        else:  # Keras's fit starts its first iterator twice, wasting one epoch's draw: the same here, same windows
-            epoch_windows()
-        steps = steps_per_epoch
-    else:
-        train_data, steps = Windows(), None
+    # multi-worker: each worker makes its part of every batch (see distribute.fit_steps)
+    train_data = functools.partial(stream_dataset, data.train_arrays, seq_len=config.seq_len,
+                                   batch_size=config.batch_size, seed=config.seed + start_epoch)
+    if placement.kind != "multi-worker":
+        train_data = train_data()
     try:
-        fit(placement, model, train_data, steps_per_epoch=steps, shuffle=False, validation_data=(val_x, val_y),
+        fit(placement, model, train_data, steps_per_epoch=steps_per_epoch, shuffle=False, validation_data=(val_x, val_y),
             batch_size=config.batch_size, epochs=config.epochs, initial_epoch=start_epoch, verbose=0,
             callbacks=[Progress(), *([keras.callbacks.TensorBoard(log_dir=str(tensorboard))] if tensorboard else [])])
     except KeyboardInterrupt:
@@ -468,50 +512,6 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     if not (out / "model.keras").exists():  # interrupted before the first epoch ended
         save_bundle()
     return TrainResult(out, history, interrupted=interrupted, summary=meta["summary"], written=bool(saves))
-
-
-def window_dataset(epoch_windows: Callable[[], tuple[np.ndarray, np.ndarray]], *, batch_size: int, seq_len: int,
-                   steps: int, like: np.ndarray, replicas: range | None = None, of: int = 1):
-    """Endless ``tf.data`` batches of training windows, ``steps`` per epoch, for a distributed ``fit``.
-
-    Each epoch takes the windows ``epoch_windows()`` cuts (so the same seed
-    gives the same batches as the single-device :class:`keras.utils.PyDataset`)
-    and makes every batch whole, wrapping round to the epoch's first windows:
-    a batch split among replicas then never leaves one empty.  With
-    ``replicas``, the part of each global batch that those of the ``of``
-    replicas take, one element each in turn (the input of one worker of a
-    multi-worker run: every worker cuts the same batches, each keeps its
-    rows).  ``like`` is an array of the stream, for the windows' dtype and
-    trailing shape.
-
-    Returns
-    -------
-    tf.data.Dataset of (x, y) [shape=(batch_size, seq_len, ...)], or of each replica's rows of them
-    """
-    from musegen import backend
-
-    tf = backend.tf()
-
-    def batches():
-        while True:
-            x, y = epoch_windows()
-            take = np.arange(steps * batch_size) % len(x)
-            x, y = x[take], y[take]
-            for i in range(steps):
-                if replicas is None:
-                    yield x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
-                    continue
-                for r in replicas:
-                    rows = slice(i * batch_size + bounds[r], i * batch_size + bounds[r + 1])
-                    yield x[rows], y[rows]
-
-    bounds = np.linspace(0, batch_size, of + 1).round().astype(int)  # replica r: rows bounds[r] to bounds[r + 1]
-    spec = tf.TensorSpec((batch_size if replicas is None else None, seq_len, *like.shape[1:]),
-                         tf.as_dtype(like.dtype))
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=(spec, spec))
-    return dataset.with_options(options).prefetch(2)
 
 
 # -- sample ---------------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ def _even_batches(corpus: Path) -> tuple[int, int]:
     Then a single device and two workers see exactly the same batches (a distributed run makes its last batch
     whole; a single device would train on a short one), each worker half of each.
     """
-    from musegen.pipeline import prepare, resolve_config, token_windows
+    from musegen.pipeline import prepare, resolve_config
+    from musegen.windows import token_windows
 
     config, _ = resolve_config("abc", preset="tiny", overrides={})
     arrays = prepare("abc", corpus, config=config).train_arrays

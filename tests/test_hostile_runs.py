@@ -152,15 +152,21 @@ def test_a_broken_prepared_corpus_cache_is_rebuilt(tmp_path, audio_corpus, monke
     monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
     first = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
     assert first.exit_code == 0, first.output
-    entry = next((tmp_path / "cache" / "prepared").glob("audio-*.json"))
-    arrays = entry.with_suffix(".npz")
-    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])  # truncated
+    entry = next((tmp_path / "cache" / "prepared").glob("audio-*"))
+    shard = entry / "train-0000.bin"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])  # truncated
     r = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["cached"] is False
-    entry.write_text(json.dumps({"representation": {"name": "audio"}, "train": "abc", "valid": 3}))  # wrong types
+    manifest = json.loads((entry / "manifest.json").read_text())
+    (entry / "manifest.json").write_text(json.dumps({**manifest, "split": {"train": "abc", "valid": 3}}))  # wrong types
     r = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
     assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["cached"] is False
+    (entry / "pieces-0000.ends.npy").unlink()  # a file gone
+    r = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["cached"] is False
     again = run("prepare", "audio", audio_corpus, "--preset", "tiny", "--json")
     assert json.loads(again.stdout)["cached"] is True and json.loads(again.stdout)["pieces"] == 4
 

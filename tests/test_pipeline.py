@@ -8,7 +8,8 @@ import pytest
 from musegen.config import TrainConfig
 from musegen.errors import MusegenError, UsageError
 from musegen.fileio import atomic_path, write_text
-from musegen.pipeline import split_pieces, token_windows
+from musegen.pipeline import split_pieces
+from musegen.windows import token_windows
 
 
 def test_split_is_seeded_and_by_piece():

@@ -24,6 +24,8 @@ def run_prepare(rep_cls, corpus: str, **values: Any) -> None:
     config, _, _, _ = resolve(rep_cls, values)
     data = prepare(rep_cls.name, corpus, config=config, reporter=RichReporter(quiet=json_out))
     summary = {**data.summary(), **data.representation.describe()}
+    if data.keep is None:  # kept in the cache (not a temporary folder)
+        summary["folder"] = str(data.folder)
     if json_out:
         emit_json(summary)
         return

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -193,16 +193,22 @@ def song_to_audio(song: Song, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def midi_or_abc_to_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
-    """Render the tunes of ABC and MIDI files (a file or a folder) as audio.
+    """Render the tunes of ABC and MIDI files (a file or a folder) as audio: :func:`iter_midi_or_abc_audio`
+    as a list."""
+    return list(iter_midi_or_abc_audio(path, sample_rate=sample_rate))
+
+
+def iter_midi_or_abc_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Render the tunes of ABC and MIDI files (a file or a folder) as audio, one tune at a time.
 
     Every tune of an ABC file is played with
     :func:`musegen.formats.abc.player.abc_to_song`; a MIDI file is read with
     :func:`musegen.formats.midi.read_midi`; both are rendered by
-    :func:`song_to_audio`.
+    :func:`song_to_audio`.  Every file is checked before the first is rendered.
 
-    Returns
-    -------
-    list of np.ndarray [shape=(n,)] float32
+    Yields
+    ------
+    np.ndarray [shape=(n,)] float32
         One mono signal per tune, in file order.
     """
     from musegen.formats.abc import read_tunes
@@ -214,14 +220,12 @@ def midi_or_abc_to_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_R
     for f in files:
         if f.suffix.lower() not in SCORE_SUFFIXES:
             raise UsageError(f"{f}: not an ABC or MIDI file (use one of {', '.join(SCORE_SUFFIXES)})")
-    out = []
     for f in files:
         if f.suffix.lower() == ".abc":
-            songs = [abc_to_song(tune)[0] for tune in read_tunes(f)]
+            for tune in read_tunes(f):
+                yield song_to_audio(abc_to_song(tune)[0], sample_rate=sr)
         else:
-            songs = [read_midi(f)]
-        out.extend(song_to_audio(song, sample_rate=sr) for song in songs)
-    return out
+            yield song_to_audio(read_midi(f), sample_rate=sr)
 
 
 # --------------------------------------------------------------------------- frames

@@ -16,6 +16,7 @@ import io
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -235,27 +236,47 @@ class AudioRepresentation(Representation):
     # -- corpus -----------------------------------------------------------------------------------------
     def read_corpus(self, path: str | os.PathLike) -> list[np.ndarray]:
         """Audio files (WAV, FLAC, OGG: mixed to mono, resampled), or ABC and MIDI files rendered by musegen's synth."""
-        from musegen.formats.audio import AUDIO_SUFFIXES, SCORE_SUFFIXES, midi_or_abc_to_audio, read_audio
+        return list(self.iter_corpus(path))
+
+    def iter_corpus(self, path: str | os.PathLike) -> Iterator[np.ndarray]:
+        """The pieces of :meth:`read_corpus`, read (or rendered) one at a time.
+
+        Silent pieces and pieces shorter than a frame are left out; a corpus of
+        one recording is cut into 30-second pieces, so that some can be held out.
+        """
+        from musegen.formats.audio import AUDIO_SUFFIXES, SCORE_SUFFIXES, iter_midi_or_abc_audio, read_audio
 
         path = Path(path)
-        suffixes = (*AUDIO_SUFFIXES, *SCORE_SUFFIXES)
-        files = path_files(path, suffixes, what="audio (.wav, .flac, .ogg), ABC or MIDI files")
-        pieces = []
+        files = path_files(path, (*AUDIO_SUFFIXES, *SCORE_SUFFIXES), what="audio (.wav, .flac, .ogg), ABC or MIDI "
+                                                                           "files")
         for f in files:
-            if f.suffix.lower() in AUDIO_SUFFIXES:
-                pieces.append(read_audio(f, sample_rate=self.sample_rate))
-            elif f.suffix.lower() in SCORE_SUFFIXES:
-                pieces.extend(midi_or_abc_to_audio(f, sample_rate=self.sample_rate))
-            else:
+            if f.suffix.lower() not in (*AUDIO_SUFFIXES, *SCORE_SUFFIXES):
                 raise MusegenError(f"{f}: not an audio, ABC or MIDI file")
-        pieces = [p for p in pieces if len(p) >= self.frame_length and np.abs(p).max() > 1e-4]
-        if not pieces:
+
+        def every_piece() -> Iterator[np.ndarray]:
+            for f in files:
+                if f.suffix.lower() in AUDIO_SUFFIXES:
+                    yield read_audio(f, sample_rate=self.sample_rate)
+                else:
+                    yield from iter_midi_or_abc_audio(f, sample_rate=self.sample_rate)
+
+        first = None  # held back until a second piece shows the corpus is not one recording
+        count = 0
+        for piece in every_piece():
+            if len(piece) < self.frame_length or np.abs(piece).max() <= 1e-4:
+                continue
+            count += 1
+            if first is None:
+                first = piece
+                continue
+            if count == 2:
+                yield first
+            yield piece
+        if count == 0:
             raise MusegenError(f"{path}: no sound to learn from (silent or shorter than a frame)")
-        if len(pieces) == 1:  # one recording: cut it into 30-second pieces so that some can be held out
+        if count == 1:  # one recording: cut it into 30-second pieces so that some can be held out
             seg = 30 * self.sample_rate
-            pieces = [pieces[0][s:s + seg] for s in range(0, len(pieces[0]), seg)]
-            pieces = [p for p in pieces if len(p) >= self.frame_length]
-        return pieces
+            yield from (p for p in (first[s:s + seg] for s in range(0, len(first), seg)) if len(p) >= self.frame_length)
 
     def dump_piece(self, piece: np.ndarray) -> np.ndarray:
         return np.asarray(piece, dtype=np.float32)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -153,6 +154,14 @@ class Representation(ABC):
     def read_corpus(self, path: str | os.PathLike) -> list[Any]:
         """Read every piece at ``path`` (a file or a folder)."""
 
+    def iter_corpus(self, path: str | os.PathLike) -> Iterator[Any]:
+        """The pieces of :meth:`read_corpus` one at a time, for ``prepare`` (default: read them all, then yield).
+
+        A representation whose pieces are large (audio) reads them one by one
+        here, so that preparing a corpus never holds all of it.
+        """
+        yield from self.read_corpus(path)
+
     def describe(self) -> dict[str, Any]:
         """What ``musegen prepare`` and ``musegen info`` print about the fitted representation."""
         return {}
@@ -218,9 +227,13 @@ class Representation(ABC):
     def set_config(self, config: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Restore the state saved by :meth:`get_config`."""
 
-    def augment(self, pieces: list[Any], *, transpose: tuple[int, ...] = ()) -> list[Any]:
-        """Training pieces plus augmented copies (default: none added)."""
-        return list(pieces)
+    def augment(self, pieces: Sequence[Any], *, transpose: tuple[int, ...] = ()) -> Sequence[Any]:
+        """Training pieces plus augmented copies (default: none added, the pieces as they are given).
+
+        ``pieces`` may be a sequence read from disk on demand (audio): only
+        what is added needs to be in memory.
+        """
+        return pieces
 
     def bundle_files(self, train: list[Any], valid: list[Any]) -> dict[str, bytes]:
         """Extra files stored in the model bundle (e.g. the held-out pieces)."""

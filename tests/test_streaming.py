@@ -1,0 +1,157 @@
+"""Prepared corpora on disk in shards, streamed to training through tf.data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from musegen import shards as shards_module
+from musegen.pipeline import prepare, resolve_config, split_pieces, train
+from musegen.shards import ShardedArrays, ShardWriter
+from musegen.windows import pass_windows, stream_dataset, windows_per_pass
+
+
+def _pieces(rng, count=23, width=()):
+    return [rng.integers(0, 50, size=(int(rng.integers(5, 40)), *width)).astype(np.int32) for _ in range(count)]
+
+
+def _write(folder, pieces, shard_bytes):
+    writer = ShardWriter(folder, "train", shard_bytes=shard_bytes)
+    for p in pieces:
+        writer.add(p)
+    return writer.close()
+
+
+@pytest.mark.parametrize("width", [(), (3,)])
+def test_shards_give_back_every_piece_whole_and_in_order(tmp_path, rng, width):
+    pieces = _pieces(rng, width=width)
+    arrays = _write(tmp_path, pieces, shard_bytes=200 * int(np.prod(width or (1,))))
+    assert len(arrays.shards) > 3  # a piece is never split: shards close after the piece that fills them
+    assert len(arrays) == len(pieces) and arrays.steps == sum(len(p) for p in pieces)
+    assert arrays.lengths().tolist() == [len(p) for p in pieces]
+    for got, want in zip(arrays, pieces, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(arrays[7], pieces[7])
+    rows, ends = arrays.read_shard(1)
+    first = len(arrays.shards[0].ends)
+    np.testing.assert_array_equal(rows, np.concatenate(pieces[first:first + len(ends)]))
+    reopened = ShardedArrays.from_json(tmp_path, json.loads(json.dumps(arrays.to_json())))
+    np.testing.assert_array_equal(reopened[-1], pieces[-1])
+
+
+def test_a_truncated_or_renamed_shard_is_refused(tmp_path, rng):
+    arrays = _write(tmp_path, _pieces(rng), shard_bytes=300)
+    index = arrays.to_json()
+    shard = tmp_path / arrays.shards[1].file
+    shard.write_bytes(shard.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="not the size"):
+        ShardedArrays.from_json(tmp_path, index)
+    index["shards"][0]["file"] = "../elsewhere.bin"
+    with pytest.raises(ValueError, match="not a shard file name"):
+        ShardedArrays.from_json(tmp_path, index)
+
+
+def test_a_pass_cuts_every_shard_into_next_step_windows(tmp_path, rng):
+    pieces = [np.arange(i * 1000, i * 1000 + int(rng.integers(20, 60)), dtype=np.int32) for i in range(30)]
+    arrays = _write(tmp_path, pieces, shard_bytes=400)
+    seq_len = 8
+    chunks = list(pass_windows(arrays, seq_len=seq_len, rng=np.random.default_rng(1)))
+    assert len(chunks) == len(arrays.shards)
+    windows = sum(len(x) for x, _ in chunks)
+    assert windows_per_pass(arrays, seq_len=seq_len) <= windows <= windows_per_pass(arrays, seq_len=seq_len) + len(
+        arrays.shards)
+    owner = {int(v): s for s, shard in enumerate(arrays.shards) for v in arrays.read_shard(s)[0]}
+    for x, y in chunks:
+        assert x.shape[1:] == (seq_len,) and y.shape == x.shape
+        np.testing.assert_array_equal(x[:, 1:], y[:, :-1])  # y is x one step on
+        for row in np.concatenate([x, y[:, -1:]], axis=1):
+            assert len({owner[int(v)] for v in row}) == 1  # a window never joins two shards
+    again = list(pass_windows(arrays, seq_len=seq_len, rng=np.random.default_rng(1)))
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(chunks, again, strict=True))
+
+
+def test_the_stream_gives_whole_shuffled_batches_and_the_same_from_every_iterator(tmp_path, rng):
+    pieces = _pieces(rng, count=40)
+    arrays = _write(tmp_path, pieces, shard_bytes=500)
+    dataset = stream_dataset(arrays, seq_len=6, batch_size=5, seed=3)
+    first = [x.numpy() for x, _ in dataset.take(30)]
+    second = [x.numpy() for x, _ in dataset.take(30)]
+    assert all(b.shape == (5, 6) for b in first)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    # shuffled: windows from far apart in the corpus meet in one batch
+    stream = np.concatenate(pieces)
+    starts = {tuple(stream[i:i + 6]): i for i in range(len(stream) - 6)}
+    spans = [np.ptp([starts[tuple(w)] for w in batch if tuple(w) in starts]) for batch in first]
+    assert max(spans) > len(stream) // 4
+    # a worker's part: its replicas' rows of every global batch, one element each in turn
+    parts = [x.numpy() for x, _ in stream_dataset(arrays, seq_len=6, batch_size=5, seed=3, replicas=range(1, 3),
+                                                 of=4).take(20)]
+    bounds = np.linspace(0, 5, 5).round().astype(int)
+    for i in range(10):
+        np.testing.assert_array_equal(parts[2 * i], first[i][bounds[1]:bounds[2]])
+        np.testing.assert_array_equal(parts[2 * i + 1], first[i][bounds[2]:bounds[3]])
+
+
+def test_prepare_keeps_shards_on_disk_and_opens_them_again(tmp_path, small_corpus, monkeypatch):
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(shards_module, "SHARD_BYTES", 4096)
+    config, _ = resolve_config("abc", preset="tiny", overrides={})
+    data = prepare("abc", small_corpus, config=config)
+    assert not data.cached and len(data.train_arrays.shards) > 2
+    assert data.folder.parent == tmp_path / "cache" / "prepared" and (data.folder / "manifest.json").is_file()
+    from musegen.representations import get_representation
+
+    pieces = get_representation("abc")().read_corpus(small_corpus)
+    train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
+    assert list(data.train) == train and list(data.valid) == valid
+    for got, piece in zip(data.valid_arrays, valid, strict=True):
+        np.testing.assert_array_equal(got, data.representation.encode(piece))
+    again = prepare("abc", small_corpus, config=config)
+    assert again.cached and again.folder == data.folder
+    assert [a.tolist() for a in again.train_arrays] == [a.tolist() for a in data.train_arrays]
+    # a damaged entry is prepared again, not trusted
+    shard = data.folder / data.train_arrays.shards[0].file
+    shard.write_bytes(shard.read_bytes()[:10])
+    rebuilt = prepare("abc", small_corpus, config=config)
+    assert not rebuilt.cached and [a.tolist() for a in rebuilt.train_arrays] == [a.tolist() for a in
+                                                                                 data.train_arrays]
+    assert not list((tmp_path / "cache" / "prepared").glob(".*.part"))  # nothing left half-written
+
+
+def test_training_streams_many_shards(tmp_path, small_corpus, monkeypatch):
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(shards_module, "SHARD_BYTES", 4096)
+    config, name = resolve_config("abc", preset="tiny", overrides={"epochs": 1})
+    result = train("abc", small_corpus, out=tmp_path / "model", config=config, preset=name)
+    assert len(result.history["loss"]) == 1 and np.isfinite(result.history["loss"][0])
+    summary = json.loads((tmp_path / "model" / "config.json").read_text())["summary"]
+    assert summary["shards"] > 2
+
+
+def test_audio_is_read_one_piece_at_a_time(tmp_path, audio_corpus, monkeypatch):
+    from musegen.formats import audio as audio_format
+    from musegen.representations import get_representation
+
+    read = []
+    original = audio_format.read_audio
+    monkeypatch.setattr(audio_format, "read_audio", lambda f, **kw: read.append(f) or original(f, **kw))
+    rep = get_representation("audio")()
+    pieces = rep.iter_corpus(audio_corpus)
+    next(pieces)
+    next(pieces)
+    assert len(read) == 2  # the third file is not read before the third piece is asked for
+    assert len(list(pieces)) + 2 == len(read) == len(list(audio_corpus.glob("*.wav")))
+
+
+def test_one_recording_is_cut_into_pieces_of_30_seconds(tmp_path):
+    import soundfile as sf
+
+    from musegen.representations import get_representation
+
+    t = np.arange(16000 * 70) / 16000
+    sf.write(tmp_path / "long.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    pieces = list(get_representation("audio")().iter_corpus(tmp_path))
+    assert [len(p) for p in pieces] == [16000 * 30, 16000 * 30, 16000 * 10]
+
