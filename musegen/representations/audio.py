@@ -329,7 +329,7 @@ class AudioRepresentation(Representation):
         from musegen.formats.audio import CodeBook, FrameNormalizer
 
         if not self.is_coded:
-            self.normalizer = FrameNormalizer.fit([self._frames(p) for p in pieces], eps=1e-3)
+            self.normalizer = FrameNormalizer.fit((self._frames(p) for p in pieces), eps=1e-3)  # a piece at a time
             return
         total = sum(1 + len(p) // self.hop for p in pieces)
         share = min(1.0, FIT_FRAMES / max(total, 1))
