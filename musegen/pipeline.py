@@ -151,24 +151,24 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     settings = {"valid_split": config.valid_split, "seed": config.seed, "transpose": list(config.transpose),
                 "extra": config.extra}
     folder = cache_dir() / "prepared" / f"{rep_name}-{_cache_key(rep_name, corpus, settings)}"
+    broken = False
     if use_cache and (folder / "manifest.json").is_file():
         dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
         if dataset is not None:
             return dataset
+        broken = True
     work, keep = _work_folder(folder if use_cache else None)
     try:
         rep, manifest, listed = _prepare_into(work, rep_cls.from_settings(config.extra), corpus, config=config,
                                               reporter=reporter)
         if keep is None:  # publish the finished folder under its key, whole or not at all
-            if folder.exists():  # an entry that did not open: rebuilt
+            if broken:
                 shutil.rmtree(folder, ignore_errors=True)
-            try:
-                os.replace(work, folder)
-            except OSError:  # another process published it first (the workers of one run): use theirs
+            if not _publish(work, folder):  # another process (a worker of the same run) published it first
                 shutil.rmtree(work, ignore_errors=True)
                 dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
                 if dataset is None:
-                    raise MusegenError(f"cannot keep the prepared corpus in {folder}") from None
+                    raise MusegenError(f"cannot keep the prepared corpus in {folder}: remove it and run again")
                 return dataset
             work = folder
     except BaseException:
@@ -176,6 +176,17 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
             shutil.rmtree(work, ignore_errors=True)
         raise
     return _dataset(rep, work, manifest, listed, name=name, keep=keep)
+
+
+def _publish(work: Path, folder: Path) -> bool:
+    """Rename ``work`` to ``folder``; False where ``folder`` exists already."""
+    try:
+        os.rename(work, folder)  # atomic; refuses a folder that exists and is not empty
+        return True
+    except OSError:
+        if folder.exists():
+            return False
+        raise
 
 
 def _work_folder(folder: Path | None) -> tuple[Path, Any]:

@@ -155,3 +155,26 @@ def test_one_recording_is_cut_into_pieces_of_30_seconds(tmp_path):
     pieces = list(get_representation("audio")().iter_corpus(tmp_path))
     assert [len(p) for p in pieces] == [16000 * 30, 16000 * 30, 16000 * 10]
 
+
+
+def test_a_corpus_another_worker_published_first_is_used_and_kept(tmp_path, small_corpus, monkeypatch):
+    import shutil
+
+    from musegen import pipeline
+
+    config, _ = resolve_config("abc", preset="tiny", overrides={})
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "other"))
+    theirs = prepare("abc", small_corpus, config=config).folder
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    real = pipeline._prepare_into
+
+    def slower(folder, *args, **kwargs):  # the other worker publishes while this one prepares
+        done = real(folder, *args, **kwargs)
+        shutil.copytree(theirs, tmp_path / "cache" / "prepared" / theirs.name)
+        (tmp_path / "cache" / "prepared" / theirs.name / "theirs").write_text("")
+        return done
+
+    monkeypatch.setattr(pipeline, "_prepare_into", slower)
+    data = prepare("abc", small_corpus, config=config)
+    assert data.cached and (data.folder / "theirs").is_file()  # theirs opened, not replaced
+    assert [p.name for p in (tmp_path / "cache" / "prepared").iterdir()] == [theirs.name]  # ours removed
