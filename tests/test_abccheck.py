@@ -332,6 +332,45 @@ def test_the_form_writes_the_meter_and_key_asked_and_ends_after_the_parts_asked(
     assert form.can_end() and form.must_end()
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_taking_a_character_is_allowing_then_feeding_it_and_a_refusal_leaves_the_form_as_it_was(seed):
+    """``take`` (what the sampler calls) keeps the form exactly as ``allows`` then ``feed`` would, character by
+    character along a random walk, and a refused character changes nothing."""
+    import random
+    import string
+
+    from musegen.formats.abc.grammar import FormRequest, TuneForm
+
+    def state(form):
+        return [getattr(form, name) for name in TuneForm.__slots__]
+
+    rng = random.Random(seed)
+    chars = list("\n \"#',-/0123456789:=[]^_|~" + string.ascii_letters)
+    form = TuneForm(FormRequest(meter=("6/8", "2/4", "3/4")[seed], parts=1))
+    form.feed_text("X:")
+    taken = refused = 0
+    while not form.must_end():
+        before = state(form)
+        allowed = []
+        for ch in chars:
+            trial = form.copy()
+            if trial.take(ch):
+                fed = form.copy()
+                assert form.allows(ch)
+                fed.feed(ch)
+                assert state(trial) == state(fed), ch
+                allowed.append(ch)
+                taken += 1
+            else:
+                assert not form.allows(ch) and state(trial) == before, ch
+                refused += 1
+            assert state(form) == before
+        forced = form.forced()
+        assert allowed or forced, "nothing allowed"
+        form.feed(forced[0] if forced else rng.choice(allowed))
+    assert taken > 100 and refused > 1000 and not form.free
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_any_walk_the_form_allows_plays_without_a_bar_warning(seed):
     """Characters drawn at random among those the form allows make a tune abc2midi plays with every bar full."""

@@ -134,6 +134,17 @@ def test_abc_reading(tunes):
     assert events(cgl.measures[1]) == [(72, F(5, 2), False), (74, F(3, 2), False)]
 
 
+@pytest.mark.parametrize("meter, unit", [("2+3/8", F(1, 4)), ("C|", F(1, 2)), ("3/4", F(1, 2)), ("none", F(1, 2))])
+def test_abc_without_a_unit_length_reads_notes_as_abc2midi_plays_them(meter, unit):
+    """No L: field: the unit comes from the meter as abc2midi reads it (``2+3/8`` is 5/8, below 3/4: sixteenths)."""
+    from musegen.formats.abc.player import written_bars
+
+    tune = f"X:1\nT:Units\nM:{meter}\nK:G\nGAB|cde|]\n"
+    melody = abc_to_melody(tune)
+    assert [e.duration for m in melody.measures for e in m.events] == [unit] * 6
+    assert sum(m.length for m in melody.measures) == sum(b.length for b in written_bars(tune))  # as the player
+
+
 def test_every_duration_on_the_grid(tunes):
     for melody in tunes.values():
         for m in melody.measures:
@@ -187,6 +198,17 @@ def test_musicxml_round_trip(tunes, tmp_path, suffix):
         again = read_musicxml_melody(path)
         assert again == tunes[name], name
         assert read_musicxml_melody(write_melody(again, tmp_path / f"{name}2{suffix}", fmt="musicxml")) == again
+
+
+def test_the_composer_is_read_and_written_back(tmp_path):
+    """ABC C: lines (joined as music21 joins them) and a MusicXML composer line are read into Melody.composer and
+    written again, through a transposition too."""
+    melody = abc_to_melody("X:1\nT:Composed\nC:Trad.\nC:arr. Phil Rowe\nM:3/4\nL:1/8\nK:D\nd2f2a2|d6|]\n")
+    assert melody.composer == "Trad. and arr. Phil Rowe"
+    assert abc_to_melody(melody_to_abc(melody)).composer == melody.composer
+    xml = read_musicxml_melody(write_melody(melody, tmp_path / "c.musicxml", fmt="musicxml"))
+    assert xml == melody and transpose_melody(xml, 2).composer == melody.composer
+    assert abc_to_melody("X:1\nT:None\nM:3/4\nL:1/8\nK:D\nd6|]\n").composer == ""
 
 
 @pytest.mark.parametrize("name", ["triplets", "ties_rests", "accidentals", "chords_graces_long", "jig1", "jig2"])

@@ -186,8 +186,9 @@ def test_sample_writes_the_score_files_and_the_seed_decides(variant, score_model
 
 def test_a_primer_begins_every_score_and_sets_key_and_meter(score_models, tmp_path):
     from musegen.formats.melody import read_melodies
+    from musegen.models import load_bundle
 
-    (tmp_path / "primer.abc").write_text(TUNE)
+    (tmp_path / "primer.abc").write_text(TUNE.replace("M:", "C:Trad.\nM:"))
     result = run("sample", "score", "--model", score_models["series"], "--out", tmp_path / "out",
                  "--primer", tmp_path / "primer.abc", "--measures", 4, "--format", "abc")
     assert result.exit_code == 0, result.output
@@ -196,6 +197,11 @@ def test_a_primer_begins_every_score_and_sets_key_and_meter(score_models, tmp_pa
     assert out.pickup and [m.events for m in out.measures[:3]] == [m.events for m in primer.measures[:3]]
     assert len(out.measures) == 3 + 4 and all(m.is_full() for m in out.measures[1:])
     assert out.measures[-1].key == (1, "major") and out.measures[-1].meter == (6, 8)
+    # the primer's composer is credited first, then musegen; a primer musegen wrote is not credited twice
+    made = f"musegen 0.1.0, model {Path(score_models['series']).name} (series network)"
+    assert out.composer == f"Trad.; {made}"
+    rep = load_bundle(score_models["series"], representation="score").representation
+    assert rep.credits(out, {"model": str(score_models["series"])})["composer"] == out.composer
 
 
 def test_evaluate_reports_loss_rebuilds_and_sample_statistics(score_models, small_corpus):

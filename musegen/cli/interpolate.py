@@ -8,6 +8,7 @@ those of ``musegen sample score``, with how they were made inside.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -44,10 +45,9 @@ def score(
     from musegen.models import load_bundle
     from musegen.paths import model_path
     from musegen.representations.score import ScoreRepresentation
-    from musegen.representations.score.interpolate import MAX_STEPS, interpolate, read_endpoint
+    from musegen.representations.score.interpolate import check_steps, interpolate, read_endpoint
 
-    if not 2 <= steps <= MAX_STEPS:
-        raise UsageError(f"--steps must be 2..{MAX_STEPS}, got {steps}")
+    check_steps(steps)  # refused before the model (and TensorFlow) is loaded
     wanted = parse_key(key) if key is not None else None
     formats = parse_formats(format, ScoreRepresentation.output_formats)
     formats = (*(f for f in ScoreRepresentation.required_formats if f not in formats), *formats)
@@ -65,7 +65,7 @@ def score(
             if os.path.lexists(target) and not force:
                 raise OutputExists(f"{target} already exists (use --force to overwrite)")
     out.mkdir(parents=True, exist_ok=True)
-    command = " ".join(["musegen", *sys.argv[1:]])
+    command = shlex.join(["musegen", *sys.argv[1:]])
     pieces = []
     for i, (melody, stem) in enumerate(zip(melodies, stems, strict=True), start=1):
         fixed, notes = rep.postprocess(melody, index=i)

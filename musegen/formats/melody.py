@@ -53,6 +53,8 @@ from musegen.formats.theory import (  # noqa: F401 - ABC_MODES, MODE_ALIASES, ke
     MODE_ALIASES,
     MODES,
     NOTE_ACCIDENTAL_TEXT,
+    abc_meter,
+    default_unit,
     fifths_name,
     fold,
     key_name,
@@ -232,7 +234,8 @@ def transpose_melody(melody: Melody, semitones: int) -> Melody:
     """
     semitones = int(semitones)
     if semitones == 0:
-        return Melody([Measure(list(m.events), *m.meter, *m.key) for m in melody.measures], melody.title, melody.pickup)
+        return Melody([Measure(list(m.events), *m.meter, *m.key) for m in melody.measures], melody.title, melody.pickup,
+                      melody.composer)
     measures = []
     for m in melody.measures:
         events = []
@@ -242,7 +245,7 @@ def transpose_melody(melody: Melody, semitones: int) -> Melody:
                                    "out of the MIDI range 0..127")
             events.append(e if e.pitch is None else Event(e.pitch + semitones, e.duration, e.tie))
         measures.append(Measure(events, m.numerator, m.denominator, fold(m.fifths + 7 * semitones), m.mode))
-    return Melody(measures, melody.title, melody.pickup)
+    return Melody(measures, melody.title, melody.pickup, melody.composer)
 
 
 # --------------------------------------------------------------------------- from notes to measures
@@ -370,7 +373,7 @@ def _split_overfull(m: Measure) -> list[Measure]:
     return out
 
 
-def _melody(measures: list[Measure], title: str) -> Melody:
+def _melody(measures: list[Measure], title: str, composer: str = "") -> Melody:
     """A melody in the canonical form (see the module's doc) from measures read."""
     measures = [part for m in measures if m.events for part in _split_overfull(m)]
     while measures and all(e.pitch is None for e in measures[-1].events):
@@ -381,7 +384,7 @@ def _melody(measures: list[Measure], title: str) -> Melody:
         if e.tie and (m2 is None or m2.events[j].pitch != e.pitch):
             m.events[i] = Event(e.pitch, e.duration, False)
     pickup = len(measures) > 1 and measures[0].length < measures[0].expected
-    return Melody(measures, title=title, pickup=pickup)
+    return Melody(measures, title=title, pickup=pickup, composer=composer)
 
 
 # --------------------------------------------------------------------------- music21 scores
@@ -402,7 +405,7 @@ def score_to_melody(score, *, title: str = "") -> Melody:
         When the score has no notes.
     """
     title = title or score_title(score)
-    return _melody(_score_measures(score, title), title)
+    return _melody(_score_measures(score, title), title, score_composer(score))
 
 
 def _score_measures(score, title: str) -> list[Measure]:
@@ -489,6 +492,12 @@ def score_title(score) -> str:
     if md is None:
         return ""
     return str(md.title or md.movementName or "")
+
+
+def score_composer(score) -> str:
+    """The composer line of a music21 score ("" when none; several joined by " and ", as music21 joins them)."""
+    md = getattr(score, "metadata", None)
+    return str(md.composer or "") if md is not None else ""
 
 
 def _written(melody: Melody) -> list[list[tuple[int | None, Fraction, bool]]]:
@@ -591,16 +600,9 @@ _SEGMENT_FIELDS = "KLM"  # body fields music21 does not follow: the tune is read
 _TIED_AT_END = re.compile(r"-[\s|:\]\\]*$")  # a tie, then only bar lines (or a line continuation)
 
 
-def _default_unit(meter_text: str) -> str:
-    """The ABC unit note length a meter implies (below 3/4: 1/16, else 1/8)."""
-    m = re.match(r"^\s*(\d+)\s*/\s*(\d+)", meter_text)
-    if m and int(m.group(2)) and Fraction(int(m.group(1)), int(m.group(2))) < Fraction(3, 4):
-        return "1/16"
-    return "1/8"
-
-
-def _abc_segments(tune: str) -> tuple[str, list[tuple[str, bool]]]:
-    """The tune's title and its body cut at ``M:``, ``K:`` and ``L:`` changes, each segment a whole tune.
+def _abc_segments(tune: str) -> tuple[str, str, list[tuple[str, bool]]]:
+    """The tune's title, its composer and its body cut at ``M:``, ``K:`` and ``L:`` changes, each segment a whole
+    tune.  The composer is that of the header's ``C:`` lines, joined by " and " as music21 joins them.
 
     music21's ABC reader ignores such changes in the body (and reads inline
     ``[M:...]`` as a chord), so each stretch is read on its own with the
@@ -614,17 +616,20 @@ def _abc_segments(tune: str) -> tuple[str, list[tuple[str, bool]]]:
     if k is None:
         raise MusegenError(f"{tune_title(tune)!r}: no K: (key) field: not an ABC tune")
     fields = {"M": "", "L": "", "K": lines[k][2:].strip()}
+    composers = []
     for line in lines[:k]:
         m = _FIELD.match(line)
         if m and m.group(1) in "ML":
             fields[m.group(1)] = m.group(2).strip()
+        elif m and m.group(1) == "C" and m.group(2).strip():
+            composers.append(m.group(2).strip())
     title = tune_title("\n".join(lines[:k]), default="")
     segments: list[tuple[str, bool]] = []
     body: list[str] = []
 
     def flush() -> None:
         if any(not _FIELD.match(line) for line in body):
-            unit = fields["L"] or _default_unit(fields["M"] or "4/4")
+            unit = fields["L"] or f"1/{default_unit(abc_meter(fields['M']) or (4, 4))}"
             meter_line = f"M:{fields['M']}\n" if fields["M"] else ""
             head = f"%abc-2.1\nT:{title}\n{meter_line}L:{unit}\nK:{fields['K']}\n"
             music = "\n".join(body)
@@ -641,7 +646,7 @@ def _abc_segments(tune: str) -> tuple[str, list[tuple[str, bool]]]:
             elif piece.strip():
                 body.append(piece)  # music, or another body field (w:, P:...) music21 reads or skips
     flush()
-    return title, segments
+    return title, " and ".join(composers), segments
 
 
 def reason(exc: Exception) -> str:
@@ -675,7 +680,7 @@ def abc_to_melody(tune: str) -> Melody:
     MusegenError
         When the tune has no ``K:`` field, no notes, or music21 cannot read it.
     """
-    title, segments = _abc_segments(tune)
+    title, composer, segments = _abc_segments(tune)
     measures: list[Measure] = []
     for text, tied_on in segments:
         try:
@@ -690,7 +695,7 @@ def abc_to_melody(tune: str) -> Melody:
             measures[-1].events[-1] = Event(last.pitch, last.duration, True)  # _melody keeps it if the pitch goes on
     if not measures:
         raise MusegenError(f"{title or 'ABC tune'!r}: no notes")
-    return _melody(measures, title)
+    return _melody(measures, title, composer)
 
 
 def _abc_length(d: Fraction) -> str:

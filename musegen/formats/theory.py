@@ -148,6 +148,12 @@ def meter_length(meter: tuple[int, int]) -> Fraction:
     return Fraction(4 * meter[0], meter[1])
 
 
+def default_unit(meter: tuple[int, int]) -> int:
+    """The denominator of the ABC unit note length a tune without ``L:`` has under ``meter``: 16 (a sixteenth)
+    below 3/4, else 8 (an eighth), as the ABC standard and abc2midi set it."""
+    return 16 if Fraction(meter[0], meter[1]) < Fraction(3, 4) else 8
+
+
 # -- spelling ---------------------------------------------------------------------------------------
 
 

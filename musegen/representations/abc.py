@@ -359,26 +359,31 @@ class AbcRepresentation(Representation):
         return pieces, int(sum(min(made, len(p) + 1) for p in pieces))
 
     def _allowed_choice(self, form: TuneForm, scores: np.ndarray, best: int) -> int:
-        """The id drawn for one tune: ``best`` when the form allows it, else the best-scored id it allows."""
-        vocab = self.vocab
+        """The id drawn for one tune, taken by its form: ``best`` when the form allows it, else the best-scored id
+        it allows (the scores are sorted only then: most steps take ``best``)."""
         forced = form.forced()
         if forced:
             choice = self.index.get(forced[0], UNK_ID)
-        elif form.must_end():
-            choice = END_ID
-        else:
-            choice = END_ID  # where the form allows nothing (it cannot happen), the tune ends
-            order = (best,) if np.isfinite(scores[best]) else ()
-            for i in (*order, *np.argsort(-scores)):
-                i = int(i)
-                if not np.isfinite(scores[i]):
-                    break
-                if (i == END_ID and form.can_end()) or (i >= len(SPECIALS) and form.allows(vocab[i])):
-                    choice = i
-                    break
-        if choice >= len(SPECIALS):
-            form.feed(vocab[choice])
-        return choice
+            if choice >= len(SPECIALS):
+                form.feed(forced[0])
+            return choice
+        if form.must_end():
+            return END_ID
+        if np.isfinite(scores[best]) and self._taken(form, best):
+            return best
+        for i in np.argsort(-scores):
+            i = int(i)
+            if not np.isfinite(scores[i]):
+                break
+            if i != best and self._taken(form, i):
+                return i
+        return END_ID  # where the form allows nothing (it cannot happen), the tune ends
+
+    def _taken(self, form: TuneForm, i: int) -> bool:
+        """True when the form allows id ``i`` here, taking it (the end marker: when the tune may end)."""
+        if i == END_ID:
+            return form.can_end()
+        return i >= len(SPECIALS) and form.take(self.vocab[i])
 
     def input_spec(self) -> InputSpec:
         return InputSpec("tokens", len(self.vocab))
@@ -395,12 +400,12 @@ class AbcRepresentation(Representation):
 
     def postprocess(self, piece: str, *, index: int) -> tuple[str, dict[str, Any]]:
         """Check every bar against the meter, repair what can be repaired."""
-        from musegen.formats.abc.check import check_tune, tune_shape
+        from musegen.formats.abc.check import check_tune
 
         text = piece if piece.lstrip().startswith("X:") else f"X:{index}\n{piece}"
         text = credited(text)
         result = check_tune(text, repair=True)
-        shape = tune_shape(result.text)
+        shape = result.shape()
         return result.text, {
             "title": abcfmt.tune_title(result.text),
             "characters": len(piece),
@@ -524,7 +529,6 @@ class AbcRepresentation(Representation):
             abc2midi_bar_warnings,
             abc2midi_check,
             check_tune,
-            tune_shape,
         )
         from musegen.metrics import shared_runs
 
@@ -544,8 +548,8 @@ class AbcRepresentation(Representation):
         written = [piece for piece, _ in probe.select(texts, candidates=candidates)]
         raw_checks = [check_tune(t, repair=False) for t in raw]
         written_checks = [check_tune(t, repair=False) for t in written]
-        raw_shapes = [tune_shape(t) for t in raw]
-        written_shapes = [tune_shape(t) for t in written]
+        raw_shapes = [c.shape() for c in raw_checks]
+        written_shapes = [c.shape() for c in written_checks]
         out: dict[str, Any] = {
             "samples": options.samples,
             "temperature": options.temperature,

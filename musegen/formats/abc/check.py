@@ -49,6 +49,7 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musegen.errors import MusegenError
 from musegen.formats.abc.lexer import (
@@ -61,6 +62,9 @@ from musegen.formats.abc.lexer import (
     tokenize,
 )
 from musegen.formats.theory import meter_length
+
+if TYPE_CHECKING:
+    from musegen.formats.abc.player import Bar, BarReport
 
 # a chord symbol: root (or bass note alone), type, optional /bass, optional brackets
 _CHORD_NAME = re.compile(
@@ -139,6 +143,8 @@ class CheckResult:
     bars_fitting
         Bars whose length fits the meter (pickups and the short bars that pair
         with them around repeats and section ends included).
+    written
+        The bars of the text as written (:func:`musegen.formats.abc.player.written_bars`).
     """
 
     text: str
@@ -146,6 +152,11 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     bars: int = 0
     bars_fitting: int = 0
+    written: list[Bar] = field(default_factory=list, repr=False, compare=False)
+
+    def shape(self) -> TuneShape:
+        """The form of the text (:func:`tune_shape`), from the bars measured already."""
+        return tune_shape(self.text, bars=self.written)
 
     @property
     def valid(self) -> bool:
@@ -931,25 +942,27 @@ def _fraction_text(length: Fraction, den: int) -> str:
     return f"{whole.numerator}/{whole.denominator}"
 
 
-def _check_bars(text: str) -> tuple[int, int, list[str]]:
-    """Measure every bar as abc2midi plays it; return (written bars, written bars fitting, problems).
+def _check_bars(text: str, report: BarReport | None = None) -> tuple[list[Bar], int, list[str]]:
+    """Measure every bar as abc2midi plays it; return (the written bars, how many fit, problems).
 
     A written bar fits unless abc2midi, playing the tune with its repeats,
     finds a bar of the wrong length that holds notes of it (see
     :func:`musegen.formats.abc.player.bar_lengths`): a short bar before a
     repeat sign runs on into the bar played after it, so a part that ends on
     a short bar fits only when the bar it goes back to (or goes on to) is the
-    pickup that completes it.
+    pickup that completes it.  ``report`` is the text's :class:`~musegen.formats.abc.player.BarReport` when it
+    is known already.
     """
-    from musegen.formats.abc.player import bar_lengths, written_bars
+    from musegen.formats.abc.player import bar_report
 
-    try:
-        bars = written_bars(text)
-        found = bar_lengths(text)
-    except MusegenError:
-        return 0, 0, []
+    if report is None:
+        try:
+            report = bar_report(text)
+        except MusegenError:
+            return [], 0, []
+    bars, found = report.written, report.played
     if not bars:
-        return 0, 0, []
+        return [], 0, []
     by_ident = {b.ident: b for b in bars}
     wrong = {ident for w in found for ident in w.written}
     problems: list[str] = []
@@ -963,7 +976,7 @@ def _check_bars(text: str) -> tuple[int, int, list[str]]:
             problems.append(f"{names} play as one bar of {length}{when}, meter is {num}/{den}")
         elif held:
             problems.append(f"bar {held[0].number} (line {held[0].line}) has {length}{when}, meter is {num}/{den}")
-    return len(bars), sum(1 for b in bars if b.ident not in wrong), problems
+    return bars, sum(1 for b in bars if b.ident not in wrong), problems
 
 
 _PLAIN_LAST_NOTE = re.compile(r"(?<![<>)\]\-])([=^_]*[A-Ga-gz][,']*)(\d*)([ \t]*)$")
@@ -999,20 +1012,22 @@ def _pad_bar(text: str, line: int, col: int, unit: int, missing: Fraction) -> tu
     return "\n".join(lines), how
 
 
-def _repair_bar_lengths(text: str, repairs: list[str]) -> str:
+def _repair_bar_lengths(text: str, repairs: list[str]) -> tuple[str, BarReport | None]:
     """Complete the short bars abc2midi hears: a bar that a single bar line closes short, or a short bar before
     a repeat sign that the bar played after it does not complete (a part that closes short with no pickup at the
-    bar it goes back to, or a shorter one): its last note is lengthened, or a rest added."""
-    from musegen.formats.abc.player import bar_ends, bar_lengths, written_bars
+    bar it goes back to, or a shorter one): its last note is lengthened, or a rest added.  Returns the text and
+    its :class:`~musegen.formats.abc.player.BarReport` (None when the last repair is not measured yet, or the
+    text cannot be played)."""
+    from musegen.formats.abc.player import bar_report
 
     for _ in range(_MAX_BAR_REPAIRS):
         try:
-            found = bar_lengths(text)
-            bars = {b.ident: b for b in written_bars(text)}
-            ends = bar_ends(text)
+            report = bar_report(text)
         except MusegenError:
-            return text
-        for w in found:
+            return text, None
+        bars = {b.ident: b for b in report.written}
+        ends = report.ends
+        for w in report.played:
             held = [bars[i] for i in w.written if i in bars]
             full = meter_length(w.meter)
             if not held or held[0].ident not in ends or held[0].length >= full:
@@ -1029,8 +1044,8 @@ def _repair_bar_lengths(text: str, repairs: list[str]) -> str:
             repairs.append(f"line {line}: bar {held[0].number} is short as abc2midi plays it: {how}")
             break
         else:
-            return text
-    return text
+            return text, report
+    return text, None
 
 
 # ---------------------------------------------------------------------------
@@ -1108,19 +1123,21 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
     if not re.search(r"^[PV]:", header_text, re.M) and not re.search(r"^V:|\[V:", body, re.M):
         body = _fix_repeats(body, body_start + 1, line_repairs)
     repaired = "\n".join(new_lines[:body_start] + ([body] if body else [])) + "\n"
+    report = None
     if repair:
         repairs.extend(line_repairs)
-        checked = _repair_bar_lengths(repaired, repairs)
+        checked, report = _repair_bar_lengths(repaired, repairs)
     else:
         problems.extend(line_repairs)
         checked = text if text.endswith("\n") else text + "\n"
-    bars, fitting, bar_problems = _check_bars(checked)
-    if not bars and not any(p.startswith("no K:") for p in problems):
+    written, fitting, bar_problems = _check_bars(checked, report)
+    if not written and not any(p.startswith("no K:") for p in problems):
         problems.append("no notes in the tune body")
     problems.extend(bar_problems[:_MAX_PROBLEMS])
     if len(bar_problems) > _MAX_PROBLEMS:
         problems.append(f"... and {len(bar_problems) - _MAX_PROBLEMS} more bars that do not fit the meter")
-    return CheckResult(text=checked, repairs=repairs, problems=problems, bars=bars, bars_fitting=fitting)
+    return CheckResult(text=checked, repairs=repairs, problems=problems, bars=len(written), bars_fitting=fitting,
+                       written=written)
 
 
 @dataclass(frozen=True)
@@ -1142,15 +1159,16 @@ class TuneShape:
         return 12 <= self.bars <= 40
 
 
-def tune_shape(tune: str) -> TuneShape:
-    """The form of ``tune`` as written (see :class:`TuneShape`)."""
+def tune_shape(tune: str, *, bars: list[Bar] | None = None) -> TuneShape:
+    """The form of ``tune`` as written (see :class:`TuneShape`); ``bars``: its written bars, when known already."""
     from musegen.formats.abc import header_field
     from musegen.formats.abc.player import written_bars
 
-    try:
-        bars = written_bars(tune)
-    except MusegenError:
-        bars = []
+    if bars is None:
+        try:
+            bars = written_bars(tune)
+        except MusegenError:
+            bars = []
     parts = 0
     for k, b in enumerate(bars):
         second_follows = k + 1 < len(bars) and bars[k + 1].ending is not None and 1 not in bars[k + 1].ending

@@ -26,8 +26,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from operator import attrgetter
 
-from musegen.formats.theory import abc_meter
+from musegen.formats.theory import abc_meter, default_unit
 
 PART_BARS = 8  # bars of a part, the closing bar counted, the pickup not
 NEWLINE = "\n"
@@ -159,6 +160,20 @@ class TuneForm:
         """True when ``ch`` may come next."""
         return self.free or self.copy()._take(ch)
 
+    def take(self, ch: str) -> bool:
+        """Take ``ch`` when it may come next (True), else leave the form as it was (False): what
+        ``allows(ch)`` then ``feed(ch)`` do, with the character followed once (a sampler trying characters)."""
+        if self.free:
+            return True
+        state, note = _STATE(self), self.note
+        if note is not None:
+            self.note = list(note)  # the one part of the state changed in place
+        if self._take(ch):
+            return True
+        for name, value in zip(TuneForm.__slots__, state):
+            setattr(self, name, value)
+        return False
+
     def feed(self, ch: str) -> None:
         """Take ``ch`` (from a primer, or drawn); a character the form cannot follow sets it free."""
         if not self.free and not self._take(ch):
@@ -274,8 +289,8 @@ class TuneForm:
 
     def _start_body(self) -> None:
         num, den = self.meter
-        if self.unit is None:  # abc2midi's default unit: 1/16 below 3/4, else 1/8
-            self.unit = Fraction(1, 16) if Fraction(num, den) < Fraction(3, 4) else Fraction(1, 8)
+        if self.unit is None:
+            self.unit = Fraction(1, default_unit(self.meter))
         self.full = Fraction(num, den) / self.unit
         self.header = False
         self.line_start = True
@@ -504,3 +519,6 @@ class TuneForm:
         self.ending = 2
         self.forced_text = "2"
         return True
+
+
+_STATE = attrgetter(*TuneForm.__slots__)  # a form's state as a tuple, in the order of its slots

@@ -45,8 +45,8 @@ from musegen.formats.abc.lexer import (
     read_length,
 )
 from musegen.formats.midi import Note, Song
-from musegen.formats.theory import (LETTERS, NATURAL, abc_meter, clef_octave, meter_length, read_key_field,
-                                    signature)
+from musegen.formats.theory import (LETTERS, NATURAL, abc_meter, clef_octave, default_unit, meter_length,
+                                    read_key_field, signature)
 from musegen.limits import MAX_PARTS_PLAYED
 
 # ---------------------------------------------------------------------------
@@ -508,7 +508,7 @@ class _TuneParser:
         if not self.key.found:
             self.report.append(f"header: no key in K:{key_value.strip()}, playing in C")
         if self.unit is None:
-            self.unit = 16 if self.meter[0] / self.meter[1] < 0.75 else 8
+            self.unit = default_unit(self.meter)
         self.header_meter = self.meter
         self.header_unit = self.unit
         if self.hornpipe and self.meter not in ((2, 4), (4, 4)):
@@ -1914,7 +1914,11 @@ def written_bars(tune: str) -> list[Bar]:
     MusegenError
         When the tune has no ``K:`` field.
     """
-    parser = _read_tune(tune, chords=False)
+    return _written_bars(_read_tune(tune, chords=False))
+
+
+def _written_bars(parser: _TuneParser) -> list[Bar]:
+    """The bars of a tune read (see :func:`written_bars`)."""
     meter: tuple[int, int] | None = None if parser.meter_free else parser.header_meter
     bars: list[Bar] = []
     length = Fraction(0)
@@ -1974,6 +1978,11 @@ def written_bars(tune: str) -> list[Bar]:
 def _played(tune: str, *, chords: bool) -> tuple[_TuneParser, _Played]:
     """Read a tune and play it as abc2midi does (its features prepared, repeats expanded, bars checked)."""
     parser = _read_tune(tune, chords=chords)
+    return parser, _play_read(parser)
+
+
+def _play_read(parser: _TuneParser) -> _Played:
+    """Play a tune read as abc2midi does; its features are changed on the way (read what is written first)."""
     feats = parser.feats
     report = parser.report
     has_parts = parser.parts is not None
@@ -1990,7 +1999,7 @@ def _played(tune: str, *, chords: bool) -> tuple[_TuneParser, _Played]:
         if f.kind == PART and f.data != " ":
             part_start[f.data] = i
     meter = None if parser.meter_free else parser.header_meter
-    return parser, _play(feats, parser.parts, part_start, report, meter)
+    return _play(feats, parser.parts, part_start, report, meter)
 
 
 def bar_lengths(tune: str) -> list[BarLength]:
@@ -2005,10 +2014,29 @@ def bar_lengths(tune: str) -> list[BarLength]:
     return _played(tune, chords=False)[1].bar_lengths
 
 
-def bar_ends(tune: str) -> dict[int, tuple[int, int, int]]:
-    """Where each written bar ends: its :attr:`Bar.ident` -> (line, 1-based; column of its closing bar line,
-    0-based; the unit length's denominator there, ``8`` for ``L:1/8``).  A bar the tune's end closes has none."""
-    return dict(_read_tune(tune, chords=False).bar_ends)
+@dataclass(frozen=True)
+class BarReport:
+    """A tune's bars from one reading of it: ``written`` (:func:`written_bars`), ``played`` (the bars abc2midi
+    warns about, :func:`bar_lengths`) and ``ends``: where each written bar ends, its :attr:`Bar.ident` -> (line,
+    1-based; column of its closing bar line, 0-based; the unit length's denominator there, ``8`` for ``L:1/8``); a
+    bar the tune's end closes has none."""
+
+    written: list[Bar]
+    played: list[BarLength]
+    ends: dict[int, tuple[int, int, int]]
+
+
+def bar_report(tune: str) -> BarReport:
+    """The :class:`BarReport` of ``tune``: its bars as written and as played, the tune read once.
+
+    Raises
+    ------
+    MusegenError
+        When the tune has no ``K:`` field.
+    """
+    parser = _read_tune(tune, chords=False)
+    written, ends = _written_bars(parser), dict(parser.bar_ends)  # before playing changes the features
+    return BarReport(written, _play_read(parser).bar_lengths, ends)
 
 
 def abc_to_song(tune: str, *, chords: bool = True) -> tuple[Song, list[str]]:

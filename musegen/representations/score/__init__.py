@@ -81,7 +81,7 @@ from musegen.representations.score.measure import MeasureCodes, MeasureVariant
 from musegen.representations.score.note import NoteVariant
 from musegen.representations.score.notes import (FINAL_PITCH, HOLD, HOLD_PITCH, PAD, REST, SLOT_PITCH, PrimedRows,
                                                  ScorePrimer, Variant, bar_aligned_notes, fold_pitch, grid_steps,
-                                                 has_notes, melody_slot_rows, slots_to_melody)
+                                                 has_notes, logsumexp, melody_slot_rows, slots_to_melody)
 from musegen.representations.score.series import SeriesVariant
 
 # variant name -> how its network reads, samples and scores melodies; add an entry here (one module per variant)
@@ -489,7 +489,7 @@ class ScoreRepresentation(Representation):
         n = measures + int(melody.pickup)
         for m in melody.measures[:n]:
             self.check_meter(m.meter)
-        return ScorePrimer(melody=Melody(melody.measures[:n], melody.title, melody.pickup and n > 1))
+        return ScorePrimer(melody=Melody(melody.measures[:n], melody.title, melody.pickup and n > 1, melody.composer))
 
     def draw_header(self, rng: np.random.Generator) -> tuple[tuple[int, str], tuple[int, int]]:
         """A (key, meter) drawn as often as the training pieces begin with it."""
@@ -536,7 +536,8 @@ class ScoreRepresentation(Representation):
         last, fed = head[-1].events[-1], piece.measures[k - 1].events[-1] if len(piece.measures) >= k else None
         tie = fed is not None and fed.tie and fed.pitch == last.pitch and last.pitch is not None
         head[-1].events[-1] = Event(last.pitch, last.duration, tie)
-        return Melody(head + piece.measures[k:], piece.title or primer.melody.title, primer.melody.pickup)
+        return Melody(head + piece.measures[k:], piece.title or primer.melody.title, primer.melody.pickup,
+                      piece.composer or primer.melody.composer)
 
     def plan_sampling(self, bundle_path: Path, options: ScoreSampleOptions) -> SamplingPlan:
         """The primer's first measures, or the key and meter asked; the measures asked; the variant's temperature;
@@ -602,7 +603,8 @@ class ScoreRepresentation(Representation):
 
     def credits(self, piece: Melody, provenance: dict[str, str]) -> dict[str, str]:
         """The title and composer line of a generated piece: ``Score 1 (score-jigs)``, ``musegen 0.1.0, model
-        score-jigs (note network)``; a piece with a composer already (a primer's) keeps it first."""
+        score-jigs (note network)``; a piece with a composer already (its primer's, read from the primer's ``C:``
+        field or MusicXML composer line) keeps it first, unless it is this very line (a primer musegen wrote)."""
         from musegen import __version__
 
         model = Path(provenance.get("model", "")).name if provenance.get("model") else ""
@@ -612,7 +614,8 @@ class ScoreRepresentation(Representation):
         title = piece.title or "Untitled"
         if model and not title.endswith(f"({model})"):
             title = f"{title} ({model})"
-        return {"title": title, "composer": f"{piece.composer}; {made}" if piece.composer else made}
+        composer = piece.composer if made in piece.composer.split("; ") else f"{piece.composer}; {made}"
+        return {"title": title, "composer": composer if piece.composer else made}
 
     # -- bundle -------------------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -681,9 +684,7 @@ class ScoreRepresentation(Representation):
             result["codec_exact_rebuild"] = codec.exact_rate(held_out)
             result["codec_exact_rebuild_train"] = codec.exact_rate(rows(train))
             # the code book alone (its codes as often as in training, nothing before known): what the LSTM improves on
-            alone = codec.likelihoods(held_out) + codec.log_prior
-            peak = alone.max(axis=1)
-            result["codec_loss_per_measure"] = float(-np.mean(peak + np.log(np.exp(alone - peak[:, None]).sum(1))))
+            result["codec_loss_per_measure"] = float(-np.mean(logsumexp(codec.likelihoods(held_out) + codec.log_prior)))
         result["seconds"] = round(time.perf_counter() - t0, 3)
         result["corpus_stats"] = pitch_statistics(pieces)
         result["held_out_stats"] = key_statistics(valid)

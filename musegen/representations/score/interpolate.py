@@ -63,10 +63,15 @@ def read_endpoint(rep, path: str | Path, *, label: str) -> Endpoint:
     return Endpoint(path, melody, rows)
 
 
-def interpolate(rep, a: Endpoint, b: Endpoint, *, steps: int, key: tuple[int, str] | None = None) -> list[Melody]:
-    """``steps`` melodies moving measure by measure from ``a`` to ``b`` (see the module's text)."""
+def check_steps(steps: int) -> None:
+    """Refuse a number of scores an interpolation cannot write (2..:data:`MAX_STEPS`)."""
     if not 2 <= steps <= MAX_STEPS:
         raise UsageError(f"--steps must be 2..{MAX_STEPS}, got {steps}")
+
+
+def interpolate(rep, a: Endpoint, b: Endpoint, *, steps: int, key: tuple[int, str] | None = None) -> list[Melody]:
+    """``steps`` melodies moving measure by measure from ``a`` to ``b`` (see the module's text)."""
+    check_steps(steps)
     meters = (a.melody.measures[-1].meter, b.melody.measures[-1].meter)
     if meter_length(meters[0]) != meter_length(meters[1]):
         raise MusegenError(f"A is in {meters[0][0]}/{meters[0][1]} and B in {meters[1][0]}/{meters[1][1]}: "

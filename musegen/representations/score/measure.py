@@ -37,7 +37,7 @@ from musegen.formats.melody import Measure, Melody
 from musegen.formats.theory import meter_length
 from musegen.representations.base import InputSpec, OutputSpec
 from musegen.representations.score.notes import (HOLD, PAD, REST, PrimedRows, Variant, draw, grid_steps, log_softmax,
-                                                 melody_slot_rows, slots_to_melody)
+                                                 logsumexp, melody_slot_rows, slots_to_melody)
 
 CODE_PRIOR = 1.0  # slot counts of each code are smoothed by this many measures of the training measures' average
 CODE_ROWS = 12000  # the code book is fitted on at most this many training measures (drawn at random)
@@ -185,11 +185,6 @@ class MeasureCodes:
         return cls(log_slots, log_prior, train_exact=float(config.get("train_exact", math.nan)), rhythms=rhythms)
 
 
-def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    m = x.max(axis=axis, keepdims=True)
-    return np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
-
-
 def fit_codes(rows: np.ndarray, *, classes: int, codes: int, steps: int, seed: int = 0,
               prior: float = CODE_PRIOR) -> MeasureCodes:
     """Fit a code book of ``codes`` classes to slot rows ``[shape=(n, slots)]`` by expectation-maximisation.
@@ -218,7 +213,7 @@ def fit_codes(rows: np.ndarray, *, classes: int, codes: int, steps: int, seed: i
     log_slots, log_prior = maximise(onehot[start], np.ones(codes, np.float32))
     for _ in range(steps):
         joint = onehot @ log_slots.reshape(codes, -1).T + log_prior  # [shape=(n, codes)]
-        shares = np.exp(joint - _logsumexp(joint)[:, None]).astype(np.float32)
+        shares = np.exp(joint - logsumexp(joint)[:, None]).astype(np.float32)
         log_slots, log_prior = maximise(shares.T @ onehot, shares.sum(axis=0))
     book = MeasureCodes(log_slots.astype(np.float16), log_prior.astype(np.float16))
     book.rhythms = rhythms_of(rows)
@@ -408,6 +403,6 @@ class MeasureVariant(Variant):
         codec = self.rep.codec
         slots = np.rint(np.asarray(array)[1:, -codec.slots - 1:-1]).astype(np.int64)
         log_codes = log_softmax(np.asarray(outputs, np.float64).reshape(len(slots), codec.codes))
-        total = -_logsumexp(log_codes + codec.likelihoods(slots))
+        total = -logsumexp(log_codes + codec.likelihoods(slots))
         notes = int((slots > HOLD).sum() + (slots[:, 0] == HOLD).sum())  # onsets of notes and rests, tied-in notes
         return float(total.sum()), notes, len(slots)

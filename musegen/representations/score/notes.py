@@ -302,6 +302,12 @@ def draw(logits: np.ndarray, allowed: np.ndarray, temperature: float, rng: np.ra
         logits = logits / temperature + rng.gumbel(size=logits.shape)  # Gumbel-max: a draw from the softmax
     return np.argmax(logits, axis=1)
 
+def logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``log(sum(exp(x)))`` along ``axis``, without overflow (the largest term taken out first)."""
+    m = x.max(axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     m = logits.max(axis=-1, keepdims=True)
     return logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
