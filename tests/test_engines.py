@@ -146,6 +146,27 @@ def test_the_numpy_engine_gives_the_same_music_with_one_blas_thread_or_several()
     assert np.array_equal(runs[0], runs[1])
 
 
+@pytest.mark.parametrize("num", [2, 3, 64])
+def test_many_pieces_laid_out_by_feature_step_to_the_same_bits_as_a_row_a_piece(num, tiny_midi_model):
+    from musegen.models import load_bundle
+    from musegen.numpy_engine import State
+
+    for path in (ROOT / "models" / "abc-jigs", tiny_midi_model):  # token ids through a table; columns
+        net = load_bundle(path).network
+        rng = np.random.default_rng(num)
+        width = net.cells[0][2].shape[0] - net.cells[0][1]
+        by_feature, by_piece = State(net, num), State(net, num, by_feature=False)
+        assert not by_piece.by_feature
+        for _ in range(6):
+            if net.token_table is not None:
+                step = {"ids": rng.integers(0, net.token_table.shape[0], num)}
+            else:
+                step = {"x": (rng.random((num, width)) < 0.2).astype(np.float32)}
+            by_feature.advance(**step)
+            by_piece.advance(**step)
+            assert np.array_equal(by_feature.last, by_piece.last)
+
+
 def test_both_engines_give_the_same_outputs_on_a_stack_of_gru_layers(tmp_path, small_corpus):
     from helpers import run
 
