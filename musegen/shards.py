@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-SHARD_BYTES = 32 * 2**20  # a shard is closed once it holds this much (a piece is never split)
+SHARD_BYTES = 16 * 2**20  # a shard is closed once it holds this much (a piece is never split)
 
 
 @dataclass(frozen=True)

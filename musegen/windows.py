@@ -3,10 +3,10 @@
 :func:`token_windows` cuts arrays held in memory (validation, benchmarks);
 :func:`stream_dataset` streams them from a prepared corpus on disk
 (:class:`musegen.shards.ShardedArrays`) through ``tf.data``: a shard at a
-time, its pieces in a fresh order, cut at a fresh random offset, the windows
-shuffled in a buffer of bounded size, batched and prefetched.  Memory holds
-one shard, the shuffle buffer and the prefetched batches, however large the
-corpus.
+time, its pieces in a fresh order, cut at a fresh random offset, its windows
+shuffled, then mixed with the next shard's in a shuffle buffer of bounded size,
+batched and prefetched.  Memory holds one shard, the shuffle buffer and the
+prefetched batches, however large the corpus.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ import numpy as np
 from musegen.errors import MusegenError
 from musegen.shards import ShardedArrays
 
-SHUFFLE_BYTES = 64 * 2**20  # the shuffle buffer holds at most this much of windows (and at least a batch)
+# The shuffle buffer mixes the windows of neighbouring shards (those of one shard come shuffled already): at most
+# this many windows, or this much of them, and at least a batch.  tf.data keeps each window as tensors of its own,
+# a few hundred bytes each beyond the data, so the count is bounded too.
+SHUFFLE_WINDOWS = 8192
+SHUFFLE_BYTES = 16 * 2**20
 
 
 def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +51,7 @@ def windows_per_pass(arrays: ShardedArrays, *, seq_len: int) -> int:
 def pass_windows(arrays: ShardedArrays, *, seq_len: int,
                  rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """One pass over the corpus: the shards in a random order, each read whole, its pieces put in a random
-    order, joined and cut into windows from a random offset below ``seq_len``.
+    order, joined and cut into windows from a random offset below ``seq_len``, the windows shuffled.
 
     Yields
     ------
@@ -61,13 +65,17 @@ def pass_windows(arrays: ShardedArrays, *, seq_len: int,
         n = (len(stream) - offset - 1) // seq_len
         if n >= 1:
             cut = stream[offset: offset + n * seq_len + 1]
-            yield (cut[:-1].reshape(n, seq_len, *stream.shape[1:]), cut[1:].reshape(n, seq_len, *stream.shape[1:]))
+            order = rng.permutation(n)
+            yield (cut[:-1].reshape(n, seq_len, *stream.shape[1:])[order],
+                   cut[1:].reshape(n, seq_len, *stream.shape[1:])[order])
 
 
 def shuffle_buffer(arrays: ShardedArrays, *, seq_len: int, batch_size: int) -> int:
-    """Windows in the shuffle buffer: a pass's worth where it fits in :data:`SHUFFLE_BYTES`, at least a batch."""
+    """Windows in the shuffle buffer: a pass's worth, at most :data:`SHUFFLE_WINDOWS` and :data:`SHUFFLE_BYTES`,
+    at least a batch."""
     window_bytes = 2 * seq_len * max(1, arrays.nbytes // max(1, arrays.steps))
-    return max(batch_size, min(max(1, windows_per_pass(arrays, seq_len=seq_len)), SHUFFLE_BYTES // window_bytes))
+    return max(batch_size, min(max(1, windows_per_pass(arrays, seq_len=seq_len)), SHUFFLE_WINDOWS,
+                               SHUFFLE_BYTES // window_bytes))
 
 
 def stream_dataset(arrays: ShardedArrays, *, seq_len: int, batch_size: int, seed: int,
