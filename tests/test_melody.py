@@ -134,8 +134,9 @@ def test_abc_reading(tunes):
     assert events(cgl.measures[1]) == [(72, F(5, 2), False), (74, F(3, 2), False)]
 
 
-@pytest.mark.parametrize("meter, unit", [("2+3/8", F(1, 4)), ("C|", F(1, 2)), ("3/4", F(1, 2)), ("none", F(1, 2))])
-def test_abc_without_a_unit_length_reads_notes_as_abc2midi_plays_them(meter, unit):
+@pytest.mark.parametrize("meter, read, unit", [("2+3/8", (5, 8), F(1, 4)), ("C|", (2, 2), F(1, 2)),
+                                               ("3/4", (3, 4), F(1, 2)), ("none", (4, 4), F(1, 2))])
+def test_abc_without_a_unit_length_reads_notes_as_abc2midi_plays_them(meter, read, unit):
     """No L: field: the unit comes from the meter as abc2midi reads it (``2+3/8`` is 5/8, below 3/4: sixteenths)."""
     from musegen.formats.abc.player import written_bars
 
@@ -143,6 +144,7 @@ def test_abc_without_a_unit_length_reads_notes_as_abc2midi_plays_them(meter, uni
     melody = abc_to_melody(tune)
     assert [e.duration for m in melody.measures for e in m.events] == [unit] * 6
     assert sum(m.length for m in melody.measures) == sum(b.length for b in written_bars(tune))  # as the player
+    assert {m.meter for m in melody.measures} == {read}
 
 
 def test_every_duration_on_the_grid(tunes):

@@ -631,6 +631,8 @@ def _abc_segments(tune: str) -> tuple[str, str, list[tuple[str, bool]]]:
         if any(not _FIELD.match(line) for line in body):
             unit = fields["L"] or f"1/{default_unit(abc_meter(fields['M']) or (4, 4))}"
             meter_line = f"M:{fields['M']}\n" if fields["M"] else ""
+            if "+" in fields["M"] and (meter := abc_meter(fields["M"])):  # music21 reads 2+3/8 as 23/8
+                meter_line = f"M:{meter[0]}/{meter[1]}\n"
             head = f"%abc-2.1\nT:{title}\n{meter_line}L:{unit}\nK:{fields['K']}\n"
             music = "\n".join(body)
             segments.append((head + music + "\n", _TIED_AT_END.search(music) is not None))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from musegen.errors import MusegenError
 from musegen.fileio import input_file, path_files
+from musegen.formats.abc.lexer import unix_newlines
 from musegen.limits import MAX_TUNE_CHARS
 
 ABC_SUFFIXES = (".abc",)
@@ -31,7 +32,7 @@ def decode_text(data: bytes, *, source: str = "input") -> str:
     control = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if control > max(8, len(text[:8192]) // 100):
         raise MusegenError(f"{source}: binary data, not an ABC text file")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return unix_newlines(text)
 
 
 def read_abc_text(path: str | os.PathLike) -> str:

@@ -60,6 +60,7 @@ from musegen.formats.abc.lexer import (
     field_line,
     length_value,
     tokenize,
+    unix_newlines,
 )
 from musegen.formats.theory import meter_length
 
@@ -1069,7 +1070,7 @@ def check_tune(tune: str, *, repair: bool = True) -> CheckResult:
         The (repaired) text, the repairs, the remaining problems and the bar
         counts.  ``result.valid`` is True when no problem is left.
     """
-    text = tune.replace("\r\n", "\n").replace("\r", "\n")
+    text = unix_newlines(tune)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final newline

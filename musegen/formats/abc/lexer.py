@@ -64,6 +64,11 @@ _TUPLET = re.compile(r"\((\d+)(?::(\d*))?(?::(\d*))?")
 _ENDING = re.compile(r"\d+(?:[,-]\d+)*")
 
 
+def unix_newlines(text: str) -> str:
+    """``text`` with its Windows (``\\r\\n``) and old Mac (``\\r``) line ends made ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def field_line(line: str) -> tuple[str, str] | None:
     """``(letter, value)`` when ``line`` is a field line as abc2midi reads it, else None.
 

@@ -43,6 +43,7 @@ from musegen.formats.abc.lexer import (
     field_line,
     octave_of,
     read_length,
+    unix_newlines,
 )
 from musegen.formats.midi import Note, Song
 from musegen.formats.theory import (LETTERS, NATURAL, abc_meter, clef_octave, default_unit, meter_length,
@@ -1813,7 +1814,7 @@ def _accompaniment(played: _Played, meter0: tuple[int, int]) -> list[Note]:
 
 
 def _split_lines(tune: str) -> list[str]:
-    return tune.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return unix_newlines(tune).split("\n")
 
 
 def _read_tune(tune: str, *, chords: bool = True) -> _TuneParser:
