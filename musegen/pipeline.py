@@ -777,24 +777,44 @@ def sample(bundle, options: Settings, *, num: int, seed: int, out: str | os.Path
             notes["candidates"] = candidates
             stem = unique_stem(sanitize_filename(rep.title(fixed), default=f"{rep.name}_{i + 1}"), taken)
             plans.append((fixed, notes, out / stem))
-        for _, _, stem in plans:
-            for f in formats:
-                target = stem.with_name(stem.name + "." + f)
-                if os.path.lexists(target) and not force:
-                    raise OutputExists(f"{target} already exists (use --force to overwrite)")
+        check_outputs([stem for _, _, stem in plans], formats, force=force)
         out.mkdir(parents=True, exist_ok=True)
         for fixed, notes, stem in plans:
-            written, skipped = [], {}
             made = provenance(bundle, options, plan, seed=seed, piece=len(summaries) + 1, num=num, command=command)
-            for fmt in formats:
-                try:
-                    written.extend(rep.write(fixed, stem, formats=(fmt,), force=force, provenance=made))
-                except OutputExists:
-                    raise
-                except MusegenError as exc:  # e.g. a tune with no notes has no MIDI: say so, go on
-                    # the file is named in the summary already: keep the reason only
-                    skipped[fmt] = str(exc).removeprefix(f"{stem.with_name(stem.name + '.' + fmt)}: ")
-            files.extend(written)
-            summaries.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
+            written = write_piece(rep, fixed, stem, formats=formats, force=force, provenance=made)
+            files.extend(Path(f) for f in written["files"])
+            summaries.append({**notes, **written})
     reporter.finish()
     return SampleResult(files, tokens, seconds, summaries, plan)
+
+
+def check_outputs(stems: list[Path], formats: tuple[str, ...], *, force: bool) -> None:
+    """Refuse, before anything is written, a file of ``stems`` in ``formats`` that exists (unless ``force``)."""
+    for stem in stems:
+        for fmt in formats:
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            if os.path.lexists(target) and not force:
+                raise OutputExists(f"{target} already exists (use --force to overwrite)")
+
+
+def write_piece(rep: Representation, piece: Any, stem: Path, *, formats: tuple[str, ...], force: bool,
+                provenance: dict[str, str]) -> dict[str, Any]:
+    """Write ``piece`` as ``stem`` in each of ``formats``, with ``provenance`` inside.
+
+    A format that cannot hold the piece (a tune with no notes has no MIDI, no
+    renderer for the pictures) is skipped with its reason, and the others are
+    written; a file that exists meanwhile stops the command (``OutputExists``).
+
+    Returns
+    -------
+    {"files": paths written, "skipped": {format: reason}}
+    """
+    written, skipped = [], {}
+    for fmt in formats:
+        try:
+            written.extend(rep.write(piece, stem, formats=(fmt,), force=force, provenance=provenance))
+        except OutputExists:
+            raise
+        except MusegenError as exc:  # the file is named in the summary already: keep the reason only
+            skipped[fmt] = str(exc).removeprefix(f"{stem.with_name(stem.name + '.' + fmt)}: ")
+    return {"files": [str(w) for w in written], "skipped": skipped}

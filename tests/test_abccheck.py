@@ -401,3 +401,16 @@ def test_any_walk_the_form_allows_plays_without_a_bar_warning(seed):
     assert shape.repeats and shape.meter == request.meter and (shape.key == "G" or not request.key)
     assert shape.parts == parts if parts else shape.parts in (2, 3)
     assert 8 * shape.parts <= shape.bars <= 9 * shape.parts  # 8 bars a part, and a pickup
+
+
+def test_the_form_begins_only_keys_the_vocabulary_can_spell():
+    """A small corpus's vocabulary may lack the "j" of "Amaj": the form must not begin a key it cannot finish
+    (it left the tune with nothing allowed, and the tune ended in its header)."""
+    from musegen.formats.abc.grammar import FormRequest, TuneForm
+
+    alphabet = frozenset("X:1\nM6/8K ABCDEFGabcdefgmin|")
+    form = TuneForm(FormRequest(), alphabet=alphabet)
+    form.feed_text("X:1\nM:6/8\nK:Am")
+    assert not form.allows("a")  # "Ama..." needs a "j"
+    assert form.allows("i") and form.allows("\n")  # "Amin", "Am"
+    assert TuneForm(FormRequest()).key_prefixes >= {"Ama", "Amaj"}  # without an alphabet, every key

@@ -7,7 +7,6 @@ those of ``musegen sample score``, with how they were made inside.
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from musegen.cli.common import Force, Json, parse_formats
-from musegen.errors import MusegenError, OutputExists, UsageError
+from musegen.errors import UsageError
 
 app = typer.Typer(help="Interpolate between two pieces with a model's latent space (MusicVAE's signature).",
                   no_args_is_help=True)
@@ -42,8 +41,10 @@ def score(
     measure-network model: each measure of A and its counterpart in B are coded, and each score decodes a blend of
     the two (e.g. `musegen interpolate score a.abc b.musicxml --steps 5 --model models/score-measure`)."""
     from musegen.formats.theory import parse_key
+    from musegen import __version__
     from musegen.models import load_bundle
     from musegen.paths import model_path
+    from musegen.pipeline import check_outputs, write_piece
     from musegen.representations.score import ScoreRepresentation
     from musegen.representations.score.interpolate import check_steps, interpolate, read_endpoint
 
@@ -59,27 +60,15 @@ def score(
     ends = read_endpoint(rep, a, label="A"), read_endpoint(rep, b, label="B")
     melodies = interpolate(rep, *ends, steps=steps, key=wanted)
     stems = [out / f"score_{i}" for i in range(1, steps + 1)]
-    for stem in stems:  # refuse before anything is written
-        for fmt in formats:
-            target = stem.with_name(f"{stem.name}.{fmt}")
-            if os.path.lexists(target) and not force:
-                raise OutputExists(f"{target} already exists (use --force to overwrite)")
+    check_outputs(stems, formats, force=force)  # refuse before anything is written
     out.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["musegen", *sys.argv[1:]])
     pieces = []
     for i, (melody, stem) in enumerate(zip(melodies, stems, strict=True), start=1):
         fixed, notes = rep.postprocess(melody, index=i)
-        made = {"musegen": _version(), "model": str(bundle.path), "representation": "score",
+        made = {"musegen": __version__, "model": str(bundle.path), "representation": "score",
                 "interpolation": f"{i} of {steps}: {a} to {b}", "command": command}
-        written, skipped = [], {}
-        for fmt in formats:
-            try:
-                written += rep.write(fixed, stem, formats=(fmt,), force=force, provenance=made)
-            except OutputExists:
-                raise
-            except MusegenError as exc:  # e.g. no renderer for the pictures: say so, go on
-                skipped[fmt] = str(exc).removeprefix(f"{stem.with_name(stem.name + '.' + fmt)}: ")
-        pieces.append({**notes, "files": [str(w) for w in written], "skipped": skipped})
+        pieces.append({**notes, **write_piece(rep, fixed, stem, formats=formats, force=force, provenance=made)})
     from types import SimpleNamespace
 
     from musegen.cli.sample import show_result
@@ -89,8 +78,3 @@ def score(
                 title=f"{steps} score(s) from {a.name} to {b.name}, {len(melodies[0].measures)} measures each",
                 columns=rep.summary_columns, row=rep.summary_row)
 
-
-def _version() -> str:
-    from musegen import __version__
-
-    return __version__

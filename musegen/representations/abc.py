@@ -326,7 +326,8 @@ class AbcRepresentation(Representation):
         banned = np.zeros(len(vocab), bool)
         banned[self.banned_ids()] = True
         request = primer.primer.request
-        forms = [TuneForm(request) for _ in range(num)] if request is not None else []
+        alphabet = frozenset(vocab[len(SPECIALS):])
+        forms = [TuneForm(request, alphabet=alphabet) for _ in range(num)] if request is not None else []
         for form in forms:
             form.feed_text(primer.primer.text)
         for token in primer.ids[:-1]:

@@ -115,9 +115,15 @@ class TuneForm:
                  "bar_token", "ending", "need_second", "part_done", "done", "prev", "part_notes", "opened",
                  "in_pickup", "last_note", "tie")
 
-    def __init__(self, request: FormRequest | None = None) -> None:
+    def __init__(self, request: FormRequest | None = None, *, alphabet: frozenset[str] | None = None) -> None:
+        """``alphabet``: the characters the network can write (its vocabulary), where a key needs one it may
+        lack (``Amaj`` without a ``j``): only keys spelled with them are begun, so the form never reaches a
+        state that allows nothing."""
         self.request = request or FormRequest()
         self.key_prefixes = self.request.key_prefixes
+        if alphabet is not None:
+            keys = [k for k in (self.request.keys or _KEYS) if set(k) <= alphabet]
+            self.key_prefixes = frozenset(k[:i] for k in keys for i in range(1, len(k) + 1))
         self.free = False
         self.header = True
         self.line_start = True
