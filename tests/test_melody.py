@@ -147,6 +147,17 @@ def test_abc_without_a_unit_length_reads_notes_as_abc2midi_plays_them(meter, rea
     assert {m.meter for m in melody.measures} == {read}
 
 
+def test_a_meter_changed_in_the_body_keeps_the_header_unit_length():
+    """abc2midi (and ABC 2.1) set the default unit from the header's meter only: after M:6/8, a body M:2/4 still
+    counts in eighths (abc2midi plays these bars full, without a warning)."""
+    from musegen.formats.abc.player import written_bars
+
+    tune = "X:1\nT:Change\nM:6/8\nK:G\nGAB cde|\nM:2/4\nGABc|dcBA|]\n"
+    melody = abc_to_melody(tune)
+    assert [(m.meter, m.length) for m in melody.measures] == [(b.meter, b.length) for b in written_bars(tune)]
+    assert [(m.meter, m.length) for m in melody.measures] == [((6, 8), 3), ((2, 4), 2), ((2, 4), 2)]
+
+
 def test_every_duration_on_the_grid(tunes):
     for melody in tunes.values():
         for m in melody.measures:

@@ -624,12 +624,14 @@ def _abc_segments(tune: str) -> tuple[str, str, list[tuple[str, bool]]]:
         elif m and m.group(1) == "C" and m.group(2).strip():
             composers.append(m.group(2).strip())
     title = tune_title("\n".join(lines[:k]), default="")
+    # with no L:, the unit comes from the header's meter, and a meter changed in the body keeps it (abc2midi)
+    header_unit = f"1/{default_unit(abc_meter(fields['M']) or (4, 4))}"
     segments: list[tuple[str, bool]] = []
     body: list[str] = []
 
     def flush() -> None:
         if any(not _FIELD.match(line) for line in body):
-            unit = fields["L"] or f"1/{default_unit(abc_meter(fields['M']) or (4, 4))}"
+            unit = fields["L"] or header_unit
             meter_line = f"M:{fields['M']}\n" if fields["M"] else ""
             if "+" in fields["M"] and (meter := abc_meter(fields["M"])):  # music21 reads 2+3/8 as 23/8
                 meter_line = f"M:{meter[0]}/{meter[1]}\n"
