@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 
 PREPARED_FORMAT = 2  # the layout of a prepared corpus's folder: manifest.json and shards
+STALE_SECONDS = 24 * 3600  # a prepared corpus still unfinished after this long was left by a run that died
 
 # -- prepare ------------------------------------------------------------------------------------------
 
@@ -195,6 +196,9 @@ def _work_folder(folder: Path | None) -> tuple[Path, Any]:
     if folder is not None:
         try:
             folder.parent.mkdir(parents=True, exist_ok=True)
+            for stale in folder.parent.glob(".*.part"):  # left by a run that was killed: gone after a day
+                if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(stale, ignore_errors=True)
             return Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".part", dir=folder.parent)), None
         except OSError:
             pass  # caching is an optimisation only

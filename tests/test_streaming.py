@@ -178,3 +178,19 @@ def test_a_corpus_another_worker_published_first_is_used_and_kept(tmp_path, smal
     data = prepare("abc", small_corpus, config=config)
     assert data.cached and (data.folder / "theirs").is_file()  # theirs opened, not replaced
     assert [p.name for p in (tmp_path / "cache" / "prepared").iterdir()] == [theirs.name]  # ours removed
+
+
+def test_what_a_killed_prepare_left_is_removed_after_a_day(tmp_path, small_corpus, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    prepared = tmp_path / "cache" / "prepared"
+    old, recent = prepared / ".abc-0123.x1.part", prepared / ".abc-4567.x2.part"  # one may still be running
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+        (folder / "pieces-0000.bin").write_bytes(b"\0" * 64)
+    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
+    config, _ = resolve_config("abc", preset="tiny", overrides={})
+    prepare("abc", small_corpus, config=config)
+    assert not old.exists() and recent.exists()
