@@ -248,7 +248,6 @@ class State:
         self.table = net.token_table
         first = net.cells[0]
         self.width_in = 0 if self.table is not None else first[2].shape[0] - first[1]
-        self.gathered = np.empty((num, self.table.shape[1]), np.float32) if self.table is not None else None
         self.by_feature = (by_feature and num > 1 and all(kind == "lstm" for kind, *_ in net.cells)
                            and len(net.cells) > (self.table is not None))  # some layer to run by feature
         self._build(net, num)
@@ -320,8 +319,7 @@ class State:
             z, ifo, g, i, f, o = gates
             if index == 0 and ids is not None:
                 np.matmul(recurrent[0], recurrent[1], out=recurrent[2])
-                np.take(self.table, ids, axis=0, out=self.gathered)
-                np.add(self.gathered, z, out=z)
+                np.add(self.table[ids], z, out=z)
             else:
                 np.matmul(product[0], product[1], out=product[2])
                 z += bias
