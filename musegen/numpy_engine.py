@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ ACTIVATIONS = {"linear": lambda x: x, "tanh": np.tanh, "relu": lambda x: np.maxi
                "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x))}
 PROGRESS_EVERY = 256  # steps between two progress reports
 NOISE_BLOCK = 64  # steps of sampling noise drawn at once
+_STARTED = time.monotonic()  # about when this process began its work (see busy)
 
 
 @dataclass
@@ -391,11 +394,24 @@ def session(num: int):
 
 
 def busy() -> bool:
-    """Whether other work keeps this machine's cores busy (the load of the last minute, against the cores)."""
+    """Whether other work keeps this machine's cores busy: the load of the last minute, less what this process
+    has added to it, against the cores.
+
+    The load average follows the number of tasks that run or wait to, with a
+    time constant of a minute, so a process that has kept a core busy for
+    ``t`` seconds adds about ``1 - exp(-t / 60)`` to it itself: a long
+    generation, or a benchmark, would otherwise find its own work there and
+    keep to one thread on an idle machine.  Its share of that is the CPU time
+    it used over the time since it began (at most a core).
+    """
     try:
-        return os.getloadavg()[0] > max(1, len(os.sched_getaffinity(0))) - 0.5
+        load, cores = os.getloadavg()[0], max(1, len(os.sched_getaffinity(0)))
+        elapsed = max(time.monotonic() - _STARTED, 1e-3)
+        used = os.times()
     except (OSError, AttributeError):
         return True
+    own = min(1.0, (used.user + used.system) / elapsed) * (1.0 - math.exp(-elapsed / 60.0))
+    return load - own > cores - 0.5
 
 
 def _report(progress, made: int, step: int, total: int) -> int:
