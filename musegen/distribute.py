@@ -221,7 +221,7 @@ def fit_steps(placement: Placement, model, data: Callable[..., Any], *, steps_pe
     decisions (saving, stopping, learning-rate decay) at the same steps.
 
     ``data(replicas=..., of=...)`` makes the endless ``tf.data`` dataset of this worker's part of the global
-    batches (one element per local replica in turn; see :func:`musegen.pipeline.window_dataset`), every worker
+    batches (one element per local replica in turn; see :func:`musegen.windows.stream_dataset`), every worker
     cutting the same batches, ``steps_per_epoch`` of them an epoch;
     ``validation_data`` is ``(x, y)`` arrays, which every worker evaluates whole, on its own (in batches of
     ``batch_size``, weighted by their size, as ``evaluate`` does): split among replicas, a short last batch

@@ -36,7 +36,10 @@ if TYPE_CHECKING:
     from musegen.distribute import DeviceOptions, Placement
 
 
-PREPARED_FORMAT = 2  # the layout of a prepared corpus's folder: manifest.json and shards
+# The layout of a prepared corpus's folder (manifest.json and shards): the cache key holds it, with a digest of
+# representations/ and formats/; a change to what _prepare_into writes or to musegen/shards.py must raise it.
+PREPARED_FORMAT = 3
+VALID_BYTES = 64 * 2**20  # held-out windows kept in memory for validation, at most
 STALE_SECONDS = 24 * 3600  # a prepared corpus still unfinished after this long was left by a run that died
 
 # -- prepare ------------------------------------------------------------------------------------------
@@ -92,6 +95,10 @@ class Pieces(Sequence):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self.load(self.arrays[self.indices[i]])
 
+    def lengths(self) -> np.ndarray:
+        """The length of each piece (its rows), from the index: nothing read."""
+        return self.arrays.lengths()[np.asarray(self.indices, np.int64)]
+
 
 def split_indices(count: int, *, valid_split: float, seed: int) -> tuple[list[int], list[int]]:
     """Seeded split by piece of ``count`` pieces: the indices of the training and the held-out ones, in order;
@@ -129,7 +136,11 @@ def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
     files = sorted(p for p in corpus.rglob("*") if p.is_file()) if corpus.is_dir() else [corpus]
     for f in files:
         h.update(str(f.relative_to(corpus) if corpus.is_dir() else f.name).encode())
-        h.update(hashlib.sha256(f.read_bytes()).digest())
+        digest = hashlib.sha256()
+        with open(f, "rb") as stream:  # a piece at a time: a recording may be larger than memory
+            for block in iter(lambda: stream.read(2**20), b""):
+                digest.update(block)
+        h.update(digest.digest())
     return h.hexdigest()[:24]
 
 
@@ -153,7 +164,7 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
                 "extra": config.extra}
     folder = cache_dir() / "prepared" / f"{rep_name}-{_cache_key(rep_name, corpus, settings)}"
     broken = False
-    if use_cache and (folder / "manifest.json").is_file():
+    if use_cache and folder.exists():
         dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
         if dataset is not None:
             return dataset
@@ -164,7 +175,7 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
                                               reporter=reporter)
         if keep is None:  # publish the finished folder under its key, whole or not at all
             if broken:
-                shutil.rmtree(folder, ignore_errors=True)
+                _set_aside(folder, rep_cls, name=name)
             if not _publish(work, folder):  # another process (a worker of the same run) published it first
                 shutil.rmtree(work, ignore_errors=True)
                 dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
@@ -177,6 +188,19 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
             shutil.rmtree(work, ignore_errors=True)
         raise
     return _dataset(rep, work, manifest, listed, name=name, keep=keep)
+
+
+def _set_aside(folder: Path, rep_cls: type[Representation], *, name: str) -> None:
+    """Remove the broken entry ``folder`` unless another process has published a good one there meanwhile (the
+    workers of one run that found it broken at once): it is renamed aside first, so only one process removes it."""
+    if _open_prepared(rep_cls, folder, name=name, reporter=Reporter()) is not None:
+        return  # good now: _publish will find it there and open it
+    aside = folder.with_name(f".{folder.name}.{os.getpid()}.broken.part")
+    try:
+        os.rename(folder, aside)
+    except OSError:
+        return  # gone already
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _publish(work: Path, folder: Path) -> bool:
@@ -232,7 +256,10 @@ def _prepare_into(folder: Path, rep: Representation, corpus: Path, *, config: Tr
     rep.fit(augmented)
     reporter.start("Encoding", len(augmented) + len(valid))
     encoded = {}
-    for part, pieces in (("train", augmented), ("valid", valid)):
+    # the training pieces in a seeded random order, so that each shard is a sample of the whole corpus (its files,
+    # its transpositions), not a block of it: a batch is drawn mostly from one shard
+    order = np.random.default_rng(config.seed).permutation(len(augmented))
+    for part, pieces in (("train", (augmented[int(i)] for i in order)), ("valid", valid)):
         out = ShardWriter(folder, part)
         for p in pieces:
             out.add(rep.encode(p))
@@ -295,6 +322,23 @@ def _dataset(rep: Representation, folder: Path, manifest: dict[str, Any], listed
 
 
 # -- train ---------------------------------------------------------------------------------------------
+
+
+def validation_windows(arrays: ShardedArrays, *, seq_len: int, seed: int,
+                       reporter: Reporter) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out windows, in memory: every held-out piece, or where they exceed :data:`VALID_BYTES`, as many
+    as fit, drawn at random with ``seed`` (the same each epoch and on every worker)."""
+    pieces: list[int] = list(range(len(arrays)))
+    if arrays.nbytes > VALID_BYTES:
+        lengths = arrays.lengths()
+        order = np.random.default_rng(seed).permutation(len(arrays))
+        room = VALID_BYTES * arrays.steps // arrays.nbytes  # steps that fit
+        kept = order[: max(1, int(np.searchsorted(np.cumsum(lengths[order]), room, side="right")))]
+        pieces = sorted(int(i) for i in kept)
+        reporter.log(f"validation on {len(pieces)} of the {len(arrays)} held-out pieces "
+                     f"({VALID_BYTES // 2**20} MB of them)")
+    chosen = [arrays[i] for i in pieces]
+    return token_windows(chosen, seq_len=min(seq_len, sum(len(a) for a in chosen) - 1))
 
 
 def resolve_config(rep_name: str, *, preset: str | None, overrides: dict[str, Any]) -> tuple[TrainConfig, str]:
@@ -448,7 +492,8 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     if config.seq_len >= train_tokens // 2:
         raise MusegenError(f"--seq-len {config.seq_len} is too long for this corpus ({train_tokens} training "
                            f"tokens); use at most {max(1, train_tokens // 2 - 1)}")
-    val_x, val_y = token_windows(data.valid_arrays, seq_len=min(config.seq_len, data.valid_arrays.steps - 1))
+    val_x, val_y = validation_windows(data.valid_arrays, seq_len=config.seq_len, seed=config.seed,
+                                      reporter=reporter)
     start_epoch = len(history["loss"])
     meta = {"representation": rep_name, "preset": preset, "corpus": str(corpus), "musegen": __version__,
             "summary": data.summary(), "devices": placement.describe()}
@@ -507,7 +552,7 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
             os.replace(tmp, out / "history.json")
             draw_history(history, out / "history.png", force=True)
 
-    # endless batches streamed from the shards; an epoch is the windows of one pass
+    # endless batches streamed from the shards; an epoch is (at least) the windows of one pass
     steps_per_epoch = max(1, math.ceil(windows_per_pass(data.train_arrays, seq_len=config.seq_len)
                                        / config.batch_size))
     if start_epoch >= config.epochs:

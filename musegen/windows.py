@@ -44,7 +44,8 @@ def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) ->
 
 
 def windows_per_pass(arrays: ShardedArrays, *, seq_len: int) -> int:
-    """The windows one pass over ``arrays`` gives whatever its random offsets (each shard is cut on its own)."""
+    """The windows one pass over ``arrays`` gives at least, whatever its random offsets (each shard is cut on its
+    own, and gives one more where its offset leaves room)."""
     return int(sum(max(0, (shard.rows - seq_len) // seq_len) for shard in arrays.shards))
 
 
@@ -123,6 +124,4 @@ def stream_dataset(arrays: ShardedArrays, *, seq_len: int, batch_size: int, seed
             return out
 
         dataset = dataset.flat_map(rows)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -72,9 +72,13 @@ def test_a_pass_cuts_every_shard_into_next_step_windows(tmp_path, rng):
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(chunks, again, strict=True))
 
 
-def test_the_stream_gives_whole_shuffled_batches_and_the_same_from_every_iterator(tmp_path, rng):
+def test_the_stream_gives_whole_shuffled_batches_and_the_same_from_every_iterator(tmp_path, rng, monkeypatch):
+    from musegen import windows
+
+    monkeypatch.setattr(windows, "SHUFFLE_WINDOWS", 5)  # far fewer than a shard's windows: they come shuffled
     pieces = _pieces(rng, count=40)
-    arrays = _write(tmp_path, pieces, shard_bytes=500)
+    arrays = _write(tmp_path, pieces, shard_bytes=2000)
+    assert windows.shuffle_buffer(arrays, seq_len=6, batch_size=5) == 5 < len(arrays.read_shard(0)[0]) // 6 // 4
     dataset = stream_dataset(arrays, seq_len=6, batch_size=5, seed=3)
     first = [x.numpy() for x, _ in dataset.take(30)]
     second = [x.numpy() for x, _ in dataset.take(30)]
@@ -106,6 +110,9 @@ def test_prepare_keeps_shards_on_disk_and_opens_them_again(tmp_path, small_corpu
     pieces = get_representation("abc")().read_corpus(small_corpus)
     train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
     assert list(data.train) == train and list(data.valid) == valid
+    encoded = [data.representation.encode(p).tolist() for p in train]
+    stored = [a.tolist() for a in data.train_arrays]
+    assert sorted(stored) == sorted(encoded) and stored != encoded  # every piece, in a seeded random order
     for got, piece in zip(data.valid_arrays, valid, strict=True):
         np.testing.assert_array_equal(got, data.representation.encode(piece))
     again = prepare("abc", small_corpus, config=config)
@@ -194,3 +201,44 @@ def test_what_a_killed_prepare_left_is_removed_after_a_day(tmp_path, small_corpu
     config, _ = resolve_config("abc", preset="tiny", overrides={})
     prepare("abc", small_corpus, config=config)
     assert not old.exists() and recent.exists()
+
+
+def test_validation_keeps_a_seeded_sample_of_held_out_pieces_where_they_are_many(tmp_path, rng, monkeypatch):
+    from musegen import pipeline
+    from musegen.progress import Reporter
+
+    arrays = _write(tmp_path, _pieces(rng, count=60), shard_bytes=300)
+    x, y = pipeline.validation_windows(arrays, seq_len=4, seed=0, reporter=Reporter())
+    assert len(x) == (arrays.steps - 1) // 4  # all of them
+    monkeypatch.setattr(pipeline, "VALID_BYTES", arrays.nbytes // 4)
+    x, y = pipeline.validation_windows(arrays, seq_len=4, seed=0, reporter=Reporter())
+    again, _ = pipeline.validation_windows(arrays, seq_len=4, seed=0, reporter=Reporter())
+    assert 0 < x.nbytes <= arrays.nbytes // 4 and np.array_equal(x, again)
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+
+
+def test_a_broken_entry_another_worker_mended_meanwhile_is_kept(tmp_path, small_corpus, monkeypatch):
+    import shutil
+
+    from musegen import pipeline
+
+    config, _ = resolve_config("abc", preset="tiny", overrides={})
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "other"))
+    theirs = prepare("abc", small_corpus, config=config).folder
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "prepared" / theirs.name
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{")  # broken: both workers find it so
+    real = pipeline._prepare_into
+
+    def slower(work, *args, **kwargs):  # the other worker replaces it with a good one while this one prepares
+        done = real(work, *args, **kwargs)
+        shutil.rmtree(folder)
+        shutil.copytree(theirs, folder)
+        (folder / "theirs").write_text("")
+        return done
+
+    monkeypatch.setattr(pipeline, "_prepare_into", slower)
+    data = prepare("abc", small_corpus, config=config)
+    assert data.cached and (folder / "theirs").is_file()  # theirs kept and opened
+    assert [p.name for p in folder.parent.iterdir()] == [theirs.name]

@@ -331,7 +331,9 @@ class AudioRepresentation(Representation):
         if not self.is_coded:
             self.normalizer = FrameNormalizer.fit((self._frames(p) for p in pieces), eps=1e-3)  # a piece at a time
             return
-        total = sum(1 + len(p) // self.hop for p in pieces)
+        # lengths from the prepared corpus's index where it has one (pieces read from disk), else from the pieces
+        lengths = pieces.lengths() if hasattr(pieces, "lengths") else [len(p) for p in pieces]
+        total = sum(1 + int(n) // self.hop for n in lengths)
         share = min(1.0, FIT_FRAMES / max(total, 1))
         rng = np.random.default_rng(0)
         drawn = []  # a share of each piece's frames: all the frames of hours of audio would not fit in memory
