@@ -564,8 +564,8 @@ def _train(rep_name: str, corpus: str | os.PathLike, *, out: Path, config: Train
     if placement.kind != "multi-worker":
         train_data = train_data()
     try:
-        fit(placement, model, train_data, steps_per_epoch=steps_per_epoch, shuffle=False, validation_data=(val_x, val_y),
-            batch_size=config.batch_size, epochs=config.epochs, initial_epoch=start_epoch, verbose=0,
+        fit(placement, model, train_data, steps_per_epoch=steps_per_epoch, shuffle=False,
+            validation_data=(val_x, val_y), batch_size=config.batch_size, epochs=config.epochs, initial_epoch=start_epoch, verbose=0,
             callbacks=[Progress(), *([keras.callbacks.TensorBoard(log_dir=str(tensorboard))] if tensorboard else [])])
     except KeyboardInterrupt:
         interrupted = True

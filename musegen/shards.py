@@ -10,12 +10,11 @@ other (``NAME-0000.bin``), and where each piece ends (``NAME-0000.ends.npy``).
 Pieces are read with :func:`numpy.fromfile` at their offset, never memory
 mapped, so a process holds only what it reads.
 
-This module is at the bottom: it imports nothing of musegen but the errors.
+This module is at the bottom: it imports nothing of musegen.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -143,10 +142,14 @@ class ShardedArrays(Sequence):
         shard = self.shards[s]
         return self._read(shard, 0, shard.rows), np.asarray(shard.ends, np.int64)
 
+    def shard_pieces(self, s: int) -> list[np.ndarray]:
+        """The pieces of shard ``s``, read in one go (views of its rows)."""
+        rows, ends = self.read_shard(s)
+        return np.split(rows, ends[:-1])
+
     def __iter__(self) -> Iterator[np.ndarray]:
         for s in range(len(self.shards)):
-            rows, ends = self.read_shard(s)
-            yield from np.split(rows, ends[:-1])
+            yield from self.shard_pieces(s)
 
     # -- the index, kept in the prepared corpus's manifest ----------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -173,7 +176,3 @@ class ShardedArrays(Sequence):
             shards.append(Shard(file, tuple(int(e) for e in ends)))
         return cls(folder, shards, dtype, shape)
 
-
-def write_json_pieces(path: Path, pieces: list[Any]) -> None:
-    """Pieces that are not arrays (text, notes), as JSON."""
-    path.write_text(json.dumps(pieces))

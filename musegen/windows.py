@@ -59,8 +59,7 @@ def pass_windows(arrays: ShardedArrays, *, seq_len: int,
     x, y : np.ndarray [shape=(windows, seq_len, ...)]: a shard's windows and their next-step targets
     """
     for s in rng.permutation(len(arrays.shards)):
-        rows, ends = arrays.read_shard(int(s))
-        pieces = np.split(rows, ends[:-1])
+        pieces = arrays.shard_pieces(int(s))
         stream = np.concatenate([pieces[j] for j in rng.permutation(len(pieces))])
         offset = int(rng.integers(0, seq_len))
         n = (len(stream) - offset - 1) // seq_len

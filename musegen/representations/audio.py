@@ -247,10 +247,10 @@ class AudioRepresentation(Representation):
         from musegen.formats.audio import AUDIO_SUFFIXES, SCORE_SUFFIXES, iter_midi_or_abc_audio, read_audio
 
         path = Path(path)
-        files = path_files(path, (*AUDIO_SUFFIXES, *SCORE_SUFFIXES), what="audio (.wav, .flac, .ogg), ABC or MIDI "
-                                                                           "files")
+        suffixes = (*AUDIO_SUFFIXES, *SCORE_SUFFIXES)
+        files = path_files(path, suffixes, what="audio (.wav, .flac, .ogg), ABC or MIDI files")
         for f in files:
-            if f.suffix.lower() not in (*AUDIO_SUFFIXES, *SCORE_SUFFIXES):
+            if f.suffix.lower() not in suffixes:
                 raise MusegenError(f"{f}: not an audio, ABC or MIDI file")
 
         def every_piece() -> Iterator[np.ndarray]:
