@@ -4,6 +4,8 @@ evaluation, real recordings, refusals."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -318,3 +320,17 @@ def test_a_float_wav_comes_back_float_through_frames(tmp_path):
     assert sf.info(tmp_path / "c.wav").subtype == "PCM_16" and snr("c.wav") < 90  # rounded (and clipped)
     assert_refused(run("convert", tmp_path / "a.npz", tmp_path / "d.wav", "--subtype", "MP9"), contains="--subtype")
     assert not (tmp_path / "d.wav").exists()
+
+
+def test_sampling_audio_never_imports_librosa_or_tensorflow(tiny_audio_model, tmp_path):
+    """A sampled piece (codes head: its primer's transform, Griffin-Lim) pays for NumPy only: librosa's import
+    alone took seconds, more than the rest of `sample audio --seconds 4`."""
+    code = ("import sys; from musegen.cli import main; sys.argv = ['musegen', 'sample', 'audio', '--model', "
+            f"{str(tiny_audio_model)!r}, '--engine', 'numpy', '--seconds', '1', '--iterations', '2', '--out', "
+            f"{str(tmp_path)!r}]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "heavy = [m for m in ('librosa', 'scipy.signal', 'tensorflow', 'keras') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "audio_1.wav").is_file()

@@ -599,3 +599,28 @@ def test_griffin_lim_rebuilds_a_sound_from_its_magnitudes():
         griffin_lim(mags, frame_length=1024, hop=256, iterations=0)
     with pytest.raises(MusegenError, match="expected \\(frames, 1 to 513 bins\\)"):
         griffin_lim(np.ones((4, 600)), frame_length=1024, hop=256)
+
+
+@pytest.mark.parametrize("n_fft,hop", [(1024, 512), (1024, 256), (512, 512), (400, 160)])
+def test_stft_istft_and_griffin_lim_are_librosas_to_the_bit(n_fft, hop):
+    """musegen's transforms (NumPy alone, so that a sampled piece does not pay for librosa's import) give the
+    very bits of librosa's, for lengths that fill the last frame and lengths that do not."""
+    import librosa
+
+    from musegen.formats.audio import griffin_lim, istft, stft
+
+    rng = np.random.default_rng(n_fft + hop)
+    for n in (n_fft, 5000, 16001):
+        audio = (0.3 * rng.standard_normal(n)).astype(np.float32)
+        ref = librosa.stft(audio, n_fft=n_fft, hop_length=hop, window="hann", center=True)
+        np.testing.assert_array_equal(stft(audio, n_fft=n_fft, hop=hop), ref)
+        for length in (n, n - 37, n + 100):
+            np.testing.assert_array_equal(
+                istft(ref, n_fft=n_fft, hop=hop, length=length),
+                librosa.istft(ref, n_fft=n_fft, hop_length=hop, window="hann", center=True, length=length))
+    mags = np.abs(rng.standard_normal((40, n_fft // 4))).astype(np.float32)
+    full = np.zeros((n_fft // 2 + 1, len(mags)), np.float32)
+    full[: mags.shape[1]] = mags.T
+    ref = librosa.griffinlim(full, n_iter=5, hop_length=hop, n_fft=n_fft, window="hann", center=True,
+                             length=(len(mags) - 1) * hop, random_state=np.random.default_rng(9))
+    np.testing.assert_array_equal(griffin_lim(mags, frame_length=n_fft, hop=hop, iterations=5, seed=9), ref)

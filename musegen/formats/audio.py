@@ -940,12 +940,75 @@ class FrameNormalizer:
 
 # --------------------------------------------------------------------------- magnitudes and code books
 
+def _hann(n: int) -> np.ndarray:
+    """The periodic Hann window of ``n`` samples to the bit of ``scipy.signal.get_window("hann", n)`` (float64),
+    the window of librosa's transforms."""
+    angles = np.linspace(-np.pi, np.pi, n + 1)
+    return (0.5 + 0.5 * np.cos(angles))[:-1]
+
+
+def stft(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
+    """``librosa.stft(audio, n_fft=n_fft, hop_length=hop, window="hann", center=True)`` of float32 ``audio``, to the
+    bit, in NumPy alone (librosa's import costs seconds; a sampled piece should not).
+
+    As librosa: frames centred (``n_fft // 2`` zeros each side), each float64
+    window times float32 samples transformed in float64, stored as complex64.
+    Frames are transformed :data:`_CHUNK` at a time (each transform is its
+    own, so the bits do not depend on the chunks).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_fft // 2 + 1, 1 + len(audio) // hop)] complex64
+    """
+    audio = np.asarray(audio, np.float32)
+    padded = np.pad(audio, (n_fft // 2, n_fft // 2))
+    view = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    window = _hann(n_fft)
+    out = np.empty((n_fft // 2 + 1, len(view)), np.complex64, order="F")
+    for i in range(0, len(view), _CHUNK):
+        out[:, i : i + _CHUNK] = np.fft.rfft(window * view[i : i + _CHUNK], axis=1).T
+    return out
+
+
+def istft(spectrum: np.ndarray, *, n_fft: int, hop: int, length: int) -> np.ndarray:
+    """``librosa.istft(spectrum, n_fft=n_fft, hop_length=hop, window="hann", center=True, length=length)`` of a
+    complex64 ``spectrum`` ``[shape=(n_fft // 2 + 1, frames)]``, to the bit, in NumPy alone.
+
+    As librosa: each frame's inverse transform (float32) times the float64
+    window, added frame after frame into float32 samples, then divided by the
+    windows' summed squares where those are above the smallest float32.
+
+    Returns
+    -------
+    np.ndarray [shape=(length,)] float32
+    """
+    window, half = _hann(n_fft), n_fft // 2
+    frames = min(spectrum.shape[1], math.ceil((length + 2 * half) / hop))
+    padded = np.zeros(n_fft + hop * max(frames - 1, 0), np.float32)  # the centred signal, the pads included
+    for i in range(0, frames, _CHUNK):
+        block = window * np.fft.irfft(spectrum[:, i : min(i + _CHUNK, frames)], n=n_fft, axis=0).T
+        for j, frame in enumerate(block, start=i):
+            padded[j * hop : j * hop + n_fft] += frame
+    squares = np.zeros(len(padded), np.float32)
+    square = window**2
+    for j in range(frames):
+        squares[j * hop : j * hop + n_fft] += square
+    kept = max(0, min(length, len(padded) - half))
+    y, sums = np.zeros(length, np.float32), np.zeros(length, np.float32)
+    y[:kept], sums[:kept] = padded[half : half + kept], squares[half : half + kept]
+    heard = sums > np.finfo(np.float32).tiny
+    y[heard] /= sums[heard]
+    return y
+
+
+MOMENTUM = 0.99  # of Griffin-Lim's phase updates, as librosa's
 LOG_FLOOR = 1e-3  # magnitudes are compared and averaged as log(LOG_FLOOR + |X|): -60 dB below a full-scale bin
 
 
 def magnitude_frames(audio: np.ndarray, *, sample_rate: int, frame_length: int, hop: int,
                      bins: int | None = None) -> np.ndarray:
-    """Magnitudes of the short-time Fourier transform: ``|librosa.stft|`` with a Hann window, centred frames.
+    """Magnitudes of the short-time Fourier transform: ``|librosa.stft|`` with a Hann window, centred frames
+    (:func:`stft`, the same bits).
 
     Parameters
     ----------
@@ -962,8 +1025,6 @@ def magnitude_frames(audio: np.ndarray, *, sample_rate: int, frame_length: int, 
     -------
     np.ndarray [shape=(1 + n // hop, bins)] float32
     """
-    import librosa
-
     check_rate(sample_rate)
     audio = np.asarray(audio)
     if audio.ndim != 1:
@@ -973,13 +1034,14 @@ def magnitude_frames(audio: np.ndarray, *, sample_rate: int, frame_length: int, 
         raise UsageError(f"hop of {hop} samples: use 1 to the frame length ({frame_length})")
     n = len(audio)
     audio = np.pad(audio.astype(np.float32), (0, max(0, frame_length - n)))
-    spectrum = librosa.stft(audio, n_fft=frame_length, hop_length=hop, window="hann", center=True)
+    spectrum = stft(audio, n_fft=frame_length, hop=hop)
     return np.abs(spectrum[:bins, : 1 + n // hop]).T.astype(np.float32)
 
 
 def griffin_lim(magnitudes: np.ndarray, *, frame_length: int, hop: int, iterations: int = 32, seed: int = 0,
                 length: int | None = None) -> np.ndarray:
-    """Audio whose short-time magnitudes are ``magnitudes``: phases rebuilt by ``librosa.griffinlim``.
+    """Audio whose short-time magnitudes are ``magnitudes``: phases rebuilt as ``librosa.griffinlim`` rebuilds
+    them (random phases drawn with ``seed``, momentum 0.99), to the bit, in NumPy alone.
 
     Parameters
     ----------
@@ -998,8 +1060,6 @@ def griffin_lim(magnitudes: np.ndarray, *, frame_length: int, hop: int, iteratio
     -------
     np.ndarray [shape=(length,)] float32
     """
-    import librosa
-
     magnitudes = np.asarray(magnitudes, np.float32)
     full = frame_length // 2 + 1
     if magnitudes.ndim != 2 or not 0 < magnitudes.shape[1] <= full:
@@ -1011,8 +1071,21 @@ def griffin_lim(magnitudes: np.ndarray, *, frame_length: int, hop: int, iteratio
         return np.zeros(max(0, length), np.float32)
     spectrum = np.zeros((full, len(magnitudes)), np.float32)
     spectrum[: magnitudes.shape[1]] = magnitudes.T
-    audio = librosa.griffinlim(spectrum, n_iter=iterations, hop_length=hop, n_fft=frame_length, window="hann",
-                               center=True, length=length, random_state=np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    phases = 2 * np.pi * rng.random(size=spectrum.shape)
+    angles = np.empty(spectrum.shape, np.complex64)
+    angles[:] = np.cos(phases) + 1j * np.sin(phases)
+    angles *= spectrum
+    eps, previous = np.finfo(np.float32).tiny, None
+    for _ in range(iterations):
+        rebuilt = stft(istft(angles, n_fft=frame_length, hop=hop, length=length), n_fft=frame_length, hop=hop)
+        angles[:] = rebuilt
+        if previous is not None:
+            angles -= (MOMENTUM / (1 + MOMENTUM)) * previous
+        angles /= np.abs(angles) + eps
+        angles *= spectrum
+        previous = rebuilt
+    audio = istft(angles, n_fft=frame_length, hop=hop, length=length)
     return np.asarray(audio, np.float32)
 
 
