@@ -37,6 +37,7 @@ ACTIVATIONS = {"linear": lambda x: x, "tanh": np.tanh, "relu": lambda x: np.maxi
                "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x))}
 PROGRESS_EVERY = 256  # steps between two progress reports
 NOISE_BLOCK = 64  # steps of sampling noise drawn at once
+FAST_NOISE = 8  # pieces from which the noise is made with np.log (gumbel_block): fewer draw it with rng.gumbel
 _STARTED = time.monotonic()  # about when this process began its work (see busy)
 
 
@@ -260,8 +261,7 @@ class State:
         self.table = net.token_table
         first = net.cells[0]
         self.width_in = 0 if self.table is not None else first[2].shape[0] - first[1]
-        self.by_feature = (by_feature and num > 1 and all(kind == "lstm" for kind, *_ in net.cells)
-                           and len(net.cells) > (self.table is not None))  # some layer to run by feature
+        self.by_feature = by_feature and num > 1 and all(kind == "lstm" for kind, *_ in net.cells)
         self._build(net, num)
         if self.by_feature and not self._same_products():
             self.by_feature = False
@@ -279,28 +279,33 @@ class State:
             reads = self.buffer[:, at - (kernel.shape[0] - n):at + n]  # [x, h]
             if kind == "gru":
                 self.layers.append((kind, (reads[:, :-n], kernel[:-n]), (h, kernel[-n:]), (bias, recurrent_bias),
-                                    h, None, None, None, None))
+                                    h, None, None, None))
                 at += n
                 continue
-            # a first layer that reads token ids (its x @ W a row of the table) keeps a row a piece, as the
-            # table's rows are; its output is copied where the next layer reads it
-            layout, shown = order, None
-            if self.by_feature and not self.layers and self.table is not None:
-                layout, shown, h = "C", h, np.zeros((num, n), np.float32)
-            z = np.empty((num, 4 * n), np.float32, order=layout)
-            c, t = np.zeros((num, n), np.float32, order=layout), np.empty((num, n), np.float32, order=layout)
+            z = np.empty((num, 4 * n), np.float32, order=order)
+            c, t = np.zeros((num, n), np.float32, order=order), np.empty((num, n), np.float32, order=order)
             ifo, g = z[:, :3 * n], z[:, 3 * n:]
             gates = (z, ifo, g, ifo[:, :n], ifo[:, n:2 * n], ifo[:, 2 * n:])
-            if layout == "F":  # np.matmul(a, b, out=out)
+            if not self.layers and self.table is not None:  # x @ W + bias: a row of the table, added to h @ U
+                reads, kernel = h, kernel[-n:]
+                addend = (None, np.empty((4 * n, num), np.float32)) if self.by_feature else (None, None)
+            else:  # the bias, a row a piece, in z's own layout: one pass over contiguous memory
+                added = np.broadcast_to(bias, z.shape).copy(order)
+                addend = (z.reshape(-1, order=order), added.reshape(-1, order=order))  # views, no copy
+            if self.by_feature:  # np.matmul(a, b, out=out)
                 product = (np.ascontiguousarray(kernel.T), reads.T, z.T)
-                self.checks.append((product, (at - (kernel.shape[0] - n), at + n), kernel))
+                self.checks.append((product, (at + n - kernel.shape[0], at + n), kernel))
             else:
                 product = (reads, kernel, z)
-            recurrent = (h, kernel[-n:], z)  # used only by a first layer that reads token ids
-            self.layers.append((kind, product, recurrent, bias, h, c, t, gates, shown))
+            self.layers.append((kind, product, addend, bias, h, c, t, gates))
             at += n
+        if self.table is not None and self.by_feature:
+            self.table_t = np.ascontiguousarray(self.table.T)  # the table a column an id, taken a column a piece
         self.top = self.buffer[:, at - widths[-1]:]  # the last recurrent layer's output
-        self.last = np.zeros(self.top.shape, np.float32) if self.by_feature else self.top  # a row a piece
+        self.last = self.top  # what the layers after the stack read: a feature-by-feature top serves as it is
+        # (dense layers multiply it as they do a row a piece, to the bit: checked) else it is copied a row a piece
+        self.heads = [layer.weights[0] for layer in net.head
+                      if layer.kind == "Dense" and layer.weights[0].shape[0] == self.top.shape[1]]
 
     def _same_products(self) -> bool:
         """Whether each layer's product by feature gives the very bits of the product by piece, on random
@@ -312,6 +317,9 @@ class State:
         for (kernel_t, reads_t, z_t), (start, stop), kernel in self.checks:
             np.matmul(kernel_t, reads_t, out=z_t)
             same = same and np.array_equal(z_t.T, rows[:, start:stop] @ kernel)
+        top = rows[:, self.buffer.shape[1] - self.top.shape[1]:]
+        if same and not all(np.array_equal(self.top @ kernel, top @ kernel) for kernel in self.heads):
+            self.last = np.zeros(self.top.shape, np.float32)  # a row a piece, copied from the top after a step
         self.buffer[...] = 0.0
         return same
 
@@ -319,9 +327,9 @@ class State:
         """One step on the stack's input ``x`` (already read) or on token ``ids`` (looked up in the table)."""
         if x is not None:
             self.input[...] = x
-        for index, (kind, product, recurrent, bias, h, c, t, gates, shown) in enumerate(self.layers):
+        for kind, product, addend, bias, h, c, t, gates in self.layers:
             if kind == "gru":
-                (reads, kernel), (_, recurrent_kernel), (bias, recurrent_bias) = product, recurrent, bias
+                (reads, kernel), (_, recurrent_kernel), (bias, recurrent_bias) = product, addend, bias
                 zx, rx, hx = np.split(reads @ kernel + bias, 3, axis=1)
                 zh, rh, hh = np.split(h @ recurrent_kernel + recurrent_bias, 3, axis=1)
                 update = 1.0 / (1.0 + np.exp(-(zx + zh)))
@@ -329,12 +337,15 @@ class State:
                 h[...] = update * h + (1.0 - update) * np.tanh(hx + reset * hh)
                 continue
             z, ifo, g, i, f, o = gates
-            if index == 0 and ids is not None:
-                np.matmul(recurrent[0], recurrent[1], out=recurrent[2])
-                np.add(self.table[ids], z, out=z)
+            np.matmul(*product)
+            flat, added = addend
+            if flat is not None:
+                np.add(flat, added, out=flat)  # + bias
+            elif added is not None:  # + the ids' columns of the table (ids below 0 count from the end, as in a[ids])
+                np.take(self.table_t, ids, axis=1, out=added, mode="wrap")
+                np.add(product[2], added, out=product[2])
             else:
-                np.matmul(product[0], product[1], out=product[2])
-                z += bias
+                np.add(self.table[ids], z, out=z)
             np.exp(ifo, out=ifo)  # the gate columns hold -z
             ifo += 1.0
             np.reciprocal(ifo, out=ifo)
@@ -344,9 +355,7 @@ class State:
             c += g
             np.tanh(c, out=t)
             np.multiply(o, t, out=h)
-            if shown is not None:
-                shown[...] = h
-        if self.by_feature:
+        if self.last is not self.top:
             self.last[...] = self.top
 
 
@@ -423,6 +432,69 @@ def busy() -> bool:
     return load - own > cores - 0.5
 
 
+def gumbel_block(rng: np.random.Generator, size: tuple[int, ...], *, fast: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gumbel noise of ``size`` from ``rng``: ``(rng.gumbel(size=size), None)``, or, if ``fast``, the same
+    draws computed with NumPy's vectorised logarithm, and the uniform numbers they come from.
+
+    NumPy's ``Generator.gumbel`` is ``0.0 - 1.0 * log(-log(1 - U))`` with ``U``
+    the generator's next double, drawn again where ``1 - U == 1.0``
+    (``distributions.c``); ``rng.random`` gives the same doubles, so the
+    generator ends where ``gumbel`` leaves it.  ``np.log`` (SIMD) is four
+    times as fast as the C library's ``log`` that ``gumbel`` calls but differs
+    from it in the last bit of about one number in 250: :func:`gumbel_argmax`
+    settles the draws that so small a difference could change with the
+    library's ``log``, so the choices are ``gumbel``'s.  A draw of exactly 0
+    (``gumbel`` draws again there) sends the block back to ``gumbel`` itself.
+    """
+    if not fast:
+        return rng.gumbel(size=size), None
+    saved = rng.bit_generator.state
+    uniform = rng.random(size)
+    if not uniform.all():
+        rng.bit_generator.state = saved
+        return rng.gumbel(size=size), None
+    noise = np.subtract(1.0, uniform)
+    np.log(noise, out=noise)
+    np.negative(noise, out=noise)
+    np.log(noise, out=noise)
+    np.negative(noise, out=noise)
+    return noise, uniform
+
+
+NEAR = 1e-9  # absolute room of a draw made with np.log: its noise is within 1e-14 of the C library's
+NEAR_RELATIVE = 1e-14  # and room for the rounding of a sum, relative to the largest
+
+
+def gumbel_argmax(noise: np.ndarray, logits: np.ndarray, uniform: np.ndarray | None) -> np.ndarray:
+    """``np.argmax(noise + logits, axis=1)`` as with the noise of ``rng.gumbel``, where ``noise``
+    ``[shape=(num, width)]`` was made from ``uniform`` by :func:`gumbel_block` (``None``: it is
+    ``gumbel``'s own).
+
+    Each row's largest sum wins by far more than the last bits that
+    ``np.log`` and the C library's ``log`` may differ by, but where another
+    of its row comes within :data:`NEAR` of it, the noise of those close
+    ones is computed again with the C library's ``log`` (``math.log``), as
+    ``gumbel`` computes it, and the first of the largest sums wins, as in
+    ``np.argmax``.
+    """
+    sums = noise + logits
+    chosen = np.argmax(sums, axis=1)
+    if uniform is None:
+        return chosen
+    num, width = sums.shape
+    best = sums.ravel()[chosen + np.arange(0, num * width, width)]
+    best -= NEAR + NEAR_RELATIVE * np.abs(best)
+    near = sums >= best[:, None]  # the winner, and any sum that an exact log could put before it
+    if np.count_nonzero(near) == num:  # the winners alone
+        return chosen
+    for row in np.flatnonzero(np.count_nonzero(near, axis=1) > 1):
+        ids = np.flatnonzero(near[row])
+        exact = [0.0 - 1.0 * math.log(-math.log(1.0 - float(uniform[row, j]))) + float(logits[row, j])
+                 for j in ids]
+        chosen[row] = ids[int(np.argmax(exact))]
+    return chosen
+
+
 def _report(progress, made: int, step: int, total: int) -> int:
     """Call ``progress`` every :data:`PROGRESS_EVERY` steps and at the end; the steps reported so far."""
     if progress is not None and (step - made >= PROGRESS_EVERY or step == total):
@@ -466,16 +538,18 @@ class TokenSampler:
         done = np.zeros(num, bool)
         made = 0
         scale = max(temperature, 1e-6)  # as TensorFlow's, >= 1e-6
-        noise = np.empty((0, num, self.vocab_size))
+        noise = uniform = None
         for i in range(max_length):
             logits, state = net.step(tokens, state)
             logits += self.mask
             if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature
                 if i % NOISE_BLOCK == 0:  # drawn a block of steps at a time: the same numbers as step by step
-                    noise = rng.gumbel(size=(min(NOISE_BLOCK, max_length - i), num, self.vocab_size))
+                    size = (min(NOISE_BLOCK, max_length - i), num, self.vocab_size)
+                    noise, uniform = gumbel_block(rng, size, fast=num >= FAST_NOISE)
                 if scale != 1.0:
                     logits /= scale
-                nxt = np.argmax(noise[i % NOISE_BLOCK] + logits, axis=1)
+                nxt = gumbel_argmax(noise[i % NOISE_BLOCK], logits,
+                                    None if uniform is None else uniform[i % NOISE_BLOCK])
             else:
                 nxt = np.argmax(logits, axis=1)
             if num > 1:
