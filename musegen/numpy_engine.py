@@ -531,17 +531,22 @@ class TokenSampler:
         primer = np.asarray(primer, np.int64).ravel()
         net, state = self.net, self.net.initial_state(num)
         for token in primer[:-1]:
-            _, state = net.step(np.full(num, token), state)
+            net.advance(np.full(num, token), state)
         tokens = np.full(num, primer[-1])
-        rng = np.random.default_rng(seed)
         out = np.full((num, max_length), end_id, np.int32)
         done = np.zeros(num, bool)
         made = 0
         scale = max(temperature, 1e-6)  # as TensorFlow's, >= 1e-6
-        noise = uniform = None
+        head = self.head()
+        rng = np.random.default_rng(seed)
         for i in range(max_length):
-            logits, state = net.step(tokens, state)
-            logits += self.mask
+            net.advance(tokens, state)
+            if head is not None:  # (x @ W + b) + mask, as (x @ W) + (b + mask) gives it
+                logits = np.matmul(state.last, head[0])
+                logits += head[1]
+            else:
+                logits = dense(net.output, state.last)
+                logits += self.mask
             if temperature > 0:  # Gumbel-max: a draw from the softmax at this temperature
                 if i % NOISE_BLOCK == 0:  # drawn a block of steps at a time: the same numbers as step by step
                     size = (min(NOISE_BLOCK, max_length - i), num, self.vocab_size)
@@ -563,6 +568,15 @@ class TokenSampler:
                     progress(i + 1 - made)
                 return out[:, :i + 1]
         return out
+
+    def head(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The output layer's kernel and its bias plus the mask, where it is linear with a bias (else None):
+        ``(x @ W + b) + mask`` is ``x @ W + (b + mask)`` to the bit, the mask's terms being 0 or -inf (unless
+        ``x @ W + b`` overflows to inf)."""
+        layer = self.net.output
+        if layer.config.get("activation", "linear") != "linear" or len(layer.weights) != 2:
+            return None
+        return layer.weights[0], layer.weights[1] + self.mask
 
     def logits(self, tokens: np.ndarray) -> np.ndarray:
         """Logits after each token of ``tokens`` ``[shape=(num, t)]`` (for checks)."""
