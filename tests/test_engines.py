@@ -175,3 +175,78 @@ def test_both_engines_give_the_same_outputs_on_a_stack_of_gru_layers(tmp_path, s
             "--epochs", 1, "--json")
     assert r.exit_code == 0, r.output
     _same_outputs(out)
+
+
+def _gumbel_cases(seed: int, num: int, width: int):
+    """Logits of a few kinds against the noise ``rng.gumbel`` draws for ``seed``: plain; made so that each row's
+    two best sums tie but for the rounding of float32; huge (a tiny temperature); rows masked out."""
+    noise = np.random.default_rng(seed).gumbel(size=(4, num, width))
+    rng = np.random.default_rng(seed + 1)
+    cases = []
+    for kind in range(4):
+        logits = (rng.standard_normal((num, width)) * 3).astype(np.float32)
+        if kind == 1:
+            for row in range(num):
+                a, b = np.argsort(noise[kind, row] + logits[row])[-2:]
+                logits[row, a] = np.float32(logits[row, b] + noise[kind, row, b] - noise[kind, row, a])
+        elif kind == 2:
+            logits = (logits / np.float32(1e-6)).astype(np.float32)
+        elif kind == 3:
+            logits[:, :2] = -np.inf
+            logits[0] = -np.inf
+        cases.append(logits)
+    return noise, cases
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_gumbel_noise_made_with_numpy_logarithms_chooses_as_rng_gumbel(seed):
+    from musegen.numpy_engine import gumbel_argmax, gumbel_block
+
+    num, width = (64, 89) if seed % 2 else (9, 7)
+    noise, cases = _gumbel_cases(seed, num, width)
+    rng = np.random.default_rng(seed)
+    fast, uniform = gumbel_block(rng, noise.shape, fast=True)
+    assert uniform is not None and rng.bit_generator.state == _after(seed, noise.shape)
+    assert np.abs(fast - noise).max() < 1e-13  # the same draws, to the last bits
+    for k, logits in enumerate(cases):
+        want = np.argmax(noise[k] + logits, axis=1)
+        assert np.array_equal(gumbel_argmax(fast[k], logits, uniform[k]), want)
+        assert np.array_equal(gumbel_argmax(noise[k], logits, None), want)
+
+
+def _after(seed: int, size) -> dict:
+    rng = np.random.default_rng(seed)
+    rng.gumbel(size=size)
+    return rng.bit_generator.state
+
+
+def test_a_uniform_draw_of_zero_sends_the_noise_block_back_to_rng_gumbel():
+    from musegen.numpy_engine import gumbel_block
+
+    class ZeroFirst(np.random.Generator):  # rng.gumbel draws again where it meets a 0
+        def random(self, size=None, dtype=np.float64, out=None):
+            u = super().random(size)
+            u.flat[0] = 0.0
+            return u
+
+    rng = ZeroFirst(np.random.PCG64(5))
+    noise, uniform = gumbel_block(rng, (3, 4, 5), fast=True)
+    assert uniform is None
+    assert np.array_equal(noise, np.random.default_rng(5).gumbel(size=(3, 4, 5)))
+    assert rng.bit_generator.state == _after(5, (3, 4, 5))
+
+
+def test_the_token_sampler_draws_the_same_tokens_whichever_way_it_makes_its_noise(monkeypatch):
+    from musegen import numpy_engine
+    from musegen.models import load_bundle
+
+    bundle = load_bundle(ROOT / "models" / "abc-jigs")
+    sampler = numpy_engine.TokenSampler(bundle.network, banned=bundle.representation.banned_ids())
+    runs = []
+    for fast_from in (numpy_engine.FAST_NOISE, 10**9):  # np.log, then rng.gumbel
+        monkeypatch.setattr(numpy_engine, "FAST_NOISE", fast_from)
+        for temperature in (1.0, 0.5):
+            runs.append(sampler.generate(np.array([1]), num=16, max_length=70, temperature=temperature, seed=8,
+                                         end_id=2))
+    assert np.array_equal(runs[0], runs[2]) and np.array_equal(runs[1], runs[3])
+    assert not np.array_equal(runs[0], runs[1])
