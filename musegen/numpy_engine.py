@@ -242,19 +242,33 @@ class State:
     checks on its own buffers when it is made (:meth:`_same_products`); where
     it does not hold (one piece: a matrix-vector product; a few pieces of
     small layers, which OpenBLAS multiplies otherwise) the state keeps a row a
-    piece, as for GRU layers.  A first layer that reads token ids keeps a row
-    a piece too (adding the table's rows, a row a piece, to a product laid
-    out by feature cost more than it saved) and its output is copied where
-    the next layer reads it.
+    piece, as for GRU layers.  A first layer that reads token ids is laid out
+    by feature too: the ids' columns of the transposed table are taken into a
+    buffer and added to ``h @ U`` (65 us at batch 64, against 25 for rows of
+    the table added a row a piece), which costs less than the strided gate
+    arithmetic and the copy of ``h`` that a row a piece needed (a step 4 to 6%
+    faster with the bias change below, side by side).  A bias is added from
+    a copy of it laid out as ``z`` is, in one pass over contiguous memory (9
+    against 26 us at batch 64).  The output layer multiplies the top layer's
+    output as it lies (``last`` is ``top``: the same bits as a row a piece,
+    checked, else copied), saving a copy of 35 us.
 
-    A step's gate arithmetic stays on one thread: shared with a second
-    Python thread (each half of the pieces or features, the same bits), it
-    ran no faster at batch 64 to 512 with two BLAS threads (``models/abc-jigs``,
-    2 cores: 2,116 against 2,012 us a step at batch 64), as a ufunc on half of
-    a step's arrays (12,000 to 36,000 numbers) takes about as long as the
-    interpreter lock takes to pass between the threads; at batch 512 it
-    saved 8% with one BLAS thread but nothing with two (OpenBLAS's own
-    thread seemingly keeps the other core, spinning, after a product).
+    Measured and left out (``models/abc-jigs``, 2 cores, side by side, the
+    same bits either way): the bias folded into the product as a last row of
+    the kernel and a column of ones gives other bits for a layer of 768
+    inputs (OpenBLAS adds the kernel's rows in blocks); a step's gate
+    arithmetic shared with a second Python thread (each half of the pieces or
+    features) ran no faster at batch 64 to 512 with two BLAS threads (2,116
+    against 2,012 us a step at batch 64), as a ufunc on half of a step's
+    arrays (12,000 to 36,000 numbers) takes about as long as the interpreter
+    lock takes to pass between the threads (at batch 512 it saved 8% with one
+    BLAS thread but nothing with two: OpenBLAS's own thread seemingly keeps
+    the other core, spinning, after a product); the first layer's product for
+    the next step (it does not need the next ids) made on a second thread
+    while the top layer's gates and the draw are done, 10% slower with two
+    BLAS threads, 12 to 24% slower with one and each product split between
+    the two threads; the next block of Gumbel noise made on a second thread,
+    6% slower.
     """
 
     def __init__(self, net: Network, num: int, *, by_feature: bool = True) -> None:
@@ -439,12 +453,14 @@ def gumbel_block(rng: np.random.Generator, size: tuple[int, ...], *, fast: bool)
     NumPy's ``Generator.gumbel`` is ``0.0 - 1.0 * log(-log(1 - U))`` with ``U``
     the generator's next double, drawn again where ``1 - U == 1.0``
     (``distributions.c``); ``rng.random`` gives the same doubles, so the
-    generator ends where ``gumbel`` leaves it.  ``np.log`` (SIMD) is four
-    times as fast as the C library's ``log`` that ``gumbel`` calls but differs
-    from it in the last bit of about one number in 250: :func:`gumbel_argmax`
-    settles the draws that so small a difference could change with the
-    library's ``log``, so the choices are ``gumbel``'s.  A draw of exactly 0
-    (``gumbel`` draws again there) sends the block back to ``gumbel`` itself.
+    generator ends where ``gumbel`` leaves it.  ``np.log`` (SIMD) is several
+    times as fast as the C library's ``log`` that ``gumbel`` calls (a block of
+    64 steps of 64 pieces of 89 ids: 3.1 ms against 9.0, most of it now the
+    generator's own draws) but differs from it in the last bit of about one
+    number in 240: :func:`gumbel_argmax` settles the draws that so small a
+    difference could change with the library's ``log``, so the choices are
+    ``gumbel``'s.  A draw of exactly 0 (``gumbel`` draws again there) sends
+    the block back to ``gumbel`` itself.
     """
     if not fast:
         return rng.gumbel(size=size), None
@@ -506,6 +522,11 @@ def _report(progress, made: int, step: int, total: int) -> int:
 class TokenSampler:
     """Generate token sequences from a network with a token input and a softmax head (NumPy).
 
+    A draw is Gumbel-max: the first largest of ``logits / temperature``
+    plus ``rng.gumbel`` noise, drawn a block of :data:`NOISE_BLOCK` steps at
+    a time; from :data:`FAST_NOISE` pieces on the noise is made with
+    ``np.log`` (:func:`gumbel_block`, :func:`gumbel_argmax`), the same choices.
+
     Parameters
     ----------
     network : Network
@@ -559,11 +580,14 @@ class TokenSampler:
                 nxt = np.argmax(logits, axis=1)
             if num > 1:
                 nxt = np.where(done, end_id, nxt)
+                done |= nxt == end_id
+                ended = done.all()
+            else:
+                ended = nxt[0] == end_id
             out[:, i] = nxt
-            done |= nxt == end_id
             tokens = nxt
             made = _report(progress, made, i + 1, max_length)
-            if done.all():
+            if ended:
                 if progress is not None and i + 1 > made:
                     progress(i + 1 - made)
                 return out[:, :i + 1]
