@@ -8,8 +8,8 @@ and candidate selection as the pipeline does them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ class Probe:
 
     bundle: Any
     seed: int = 0
+    kept: list[Any] = field(default_factory=list, repr=False)
 
     def outputs(self, array: np.ndarray) -> np.ndarray:
         """The network's outputs after each step of ``array`` but the last: the predictions of steps 1.."""
@@ -41,15 +42,16 @@ class Probe:
 
         return token_bits(self.bundle.model, arrays)
 
-    def held_out(self, corpus: str) -> tuple[list[Any], list[Any], list[Any]]:
+    def held_out(self, corpus: str) -> tuple[Sequence[Any], Sequence[Any], Sequence[Any]]:
         """Every piece of ``corpus`` read with the model's settings, and its training and held-out parts,
-        split as in training (the bundle's ``valid_split`` and ``seed``)."""
-        from musegen.pipeline import split_pieces
+        split as in training (the bundle's ``valid_split`` and ``seed``).  Where pieces are arrays (audio) the
+        three are read from disk piece by piece (:func:`musegen.pipeline.held_out_pieces`): iterate them, do not
+        gather them."""
+        from musegen.pipeline import held_out_pieces
 
-        rep = self.bundle.representation
-        pieces = rep.read_corpus(rep.resolve_corpus(corpus))
-        train, valid = split_pieces(pieces, valid_split=self.bundle.config.valid_split, seed=self.bundle.config.seed)
-        return pieces, train, valid
+        split = held_out_pieces(self.bundle.representation, corpus, config=self.bundle.config)
+        self.kept.append(split.keep)  # the pieces' folder lives as long as the probe
+        return split.pieces, split.train, split.valid
 
     def head_loss(self, name: str) -> Callable[..., Any]:
         """The NumPy form of a head's loss terms (``roll``, ``gaussian``): ``f(np, targets, outputs)``."""

@@ -130,6 +130,13 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
+def _prepared_folder(rep_name: str, corpus: Path, config: TrainConfig) -> Path:
+    """Where the cache keeps ``corpus`` prepared with ``config``'s settings."""
+    settings = {"valid_split": config.valid_split, "seed": config.seed, "transpose": list(config.transpose),
+                "extra": config.extra}
+    return cache_dir() / "prepared" / f"{rep_name}-{_cache_key(rep_name, corpus, settings)}"
+
+
 def _cache_key(rep_name: str, corpus: Path, settings: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([rep_name, __version__, code_digest(), PREPARED_FORMAT, settings], sort_keys=True).encode())
@@ -160,9 +167,7 @@ def prepare(rep_name: str, corpus: str | os.PathLike, *, config: TrainConfig, re
     rep_cls = get_representation(rep_name)
     name = str(corpus)
     corpus = rep_cls.resolve_corpus(corpus)
-    settings = {"valid_split": config.valid_split, "seed": config.seed, "transpose": list(config.transpose),
-                "extra": config.extra}
-    folder = cache_dir() / "prepared" / f"{rep_name}-{_cache_key(rep_name, corpus, settings)}"
+    folder = _prepared_folder(rep_name, corpus, config)
     broken = False
     if use_cache and folder.exists():
         dataset = _open_prepared(rep_cls, folder, name=name, reporter=reporter)
@@ -234,22 +239,7 @@ def _prepare_into(folder: Path, rep: Representation, corpus: Path, *, config: Tr
                   reporter: Reporter) -> tuple[Representation, dict[str, Any], list[Any] | None]:
     """Read, split, fit and encode into ``folder``: the representation fitted, the manifest written there, and
     the pieces where they are kept in memory (None where they are in shards)."""
-    reporter.start("Reading corpus", None)
-    writer = ShardWriter(folder, "pieces")
-    listed: list[Any] = []
-    count = 0
-    for piece in rep.iter_corpus(corpus):
-        dumped = rep.dump_piece(piece)
-        if isinstance(dumped, np.ndarray):
-            writer.add(dumped)
-        else:
-            listed.append(piece)
-        count += 1
-        reporter.update()
-    reporter.finish(pieces=count)
-    if listed and len(listed) != count:
-        raise MusegenError(f"the {rep.name} representation dumps some pieces as arrays and some not")
-    stored = writer.close() if len(listed) < count else None
+    stored, listed, count = _read_pieces(folder, rep, corpus, reporter=reporter)
     train_idx, valid_idx = split_indices(count, valid_split=config.valid_split, seed=config.seed)
     train, valid = _subsets(rep, stored, listed, train_idx, valid_idx)
     augmented = rep.augment(train, transpose=config.transpose)
@@ -273,6 +263,67 @@ def _prepare_into(folder: Path, rep: Representation, corpus: Path, *, config: Tr
         (folder / "pieces.json").write_text(json.dumps([rep.dump_piece(p) for p in listed]))
     save_json(manifest, folder / "manifest.json")  # written last: a folder without it is unfinished
     return rep, manifest, (listed if stored is None else None)
+
+
+def _read_pieces(folder: Path, rep: Representation, corpus: Path, *,
+                 reporter: Reporter) -> tuple[ShardedArrays | None, list[Any], int]:
+    """Every piece of ``corpus``, read one at a time: written to shards in ``folder`` where the representation
+    dumps pieces as arrays (audio; then the list is empty), else kept in a list; and their number."""
+    reporter.start("Reading corpus", None)
+    writer = ShardWriter(folder, "pieces")
+    listed: list[Any] = []
+    count = 0
+    for piece in rep.iter_corpus(corpus):
+        dumped = rep.dump_piece(piece)
+        if isinstance(dumped, np.ndarray):
+            writer.add(dumped)
+        else:
+            listed.append(piece)
+        count += 1
+        reporter.update()
+    reporter.finish(pieces=count)
+    if listed and len(listed) != count:
+        raise MusegenError(f"the {rep.name} representation dumps some pieces as arrays and some not")
+    return (writer.close() if len(listed) < count else None), listed, count
+
+
+@dataclass
+class HeldOut:
+    """A corpus read with a model's settings and split as in its training: every piece, the training ones and
+    the held-out ones; sequences read from disk piece by piece where the pieces are arrays (audio)."""
+
+    pieces: Sequence[Any]
+    train: Sequence[Any]
+    valid: Sequence[Any]
+    keep: Any = None  # what keeps the pieces' temporary folder alive
+
+
+def held_out_pieces(rep: Representation, corpus: str | os.PathLike, *, config: TrainConfig,
+                    reporter: Reporter | None = None) -> HeldOut:
+    """The pieces of ``corpus`` split as :func:`prepare` splits them for ``config``, without fitting or encoding.
+
+    Where the representation keeps its pieces as arrays (audio), memory never
+    holds the corpus: the pieces come from the prepared corpus where training
+    left one in the cache for these settings, else they are read one at a
+    time into a temporary folder and read back from there on access.
+    """
+    reporter = reporter or Reporter()
+    rep_cls = type(rep)
+    path = rep_cls.resolve_corpus(corpus)
+    folder = _prepared_folder(rep.name, path, config)
+    if folder.exists():
+        dataset = _open_prepared(rep_cls, folder, name=str(corpus), reporter=reporter)
+        if dataset is not None and isinstance(dataset.train, Pieces):  # pieces of text or notes: read again
+            stored = dataset.train.arrays
+            return HeldOut(Pieces(stored, list(range(len(stored))), rep.load_piece), dataset.train, dataset.valid)
+    keep = tempfile.TemporaryDirectory(prefix="musegen-held-out-")
+    stored, listed, count = _read_pieces(Path(keep.name), rep, path, reporter=reporter)
+    train_idx, valid_idx = split_indices(count, valid_split=config.valid_split, seed=config.seed)
+    train, valid = _subsets(rep, stored, listed, train_idx, valid_idx)
+    if stored is None:
+        keep.cleanup()
+        return HeldOut(listed, train, valid)
+    return HeldOut(Pieces(stored, list(range(count)), rep.load_piece), train, valid, keep)
 
 
 def _subsets(rep: Representation, stored: ShardedArrays | None, listed: list[Any], train_idx: list[int],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -242,3 +243,34 @@ def test_a_broken_entry_another_worker_mended_meanwhile_is_kept(tmp_path, small_
     data = prepare("abc", small_corpus, config=config)
     assert data.cached and (folder / "theirs").is_file()  # theirs kept and opened
     assert [p.name for p in folder.parent.iterdir()] == [theirs.name]
+
+
+def test_evaluation_reads_held_out_audio_from_disk_split_as_in_training(tiny_audio_model, audio_corpus, tmp_path,
+                                                                         monkeypatch):
+    """evaluate never holds an audio corpus: its pieces come from the prepared corpus where the cache has one,
+    else from a temporary folder they are read into one at a time; either way split as training split them."""
+    from musegen.models import load_bundle
+    from musegen.pipeline import Pieces, held_out_pieces
+
+    monkeypatch.setenv("MUSEGEN_CACHE", str(tmp_path / "cache"))
+    bundle = load_bundle(tiny_audio_model)
+    rep, config = bundle.representation, bundle.config
+    pieces = rep.read_corpus(rep.resolve_corpus(audio_corpus))
+    train, valid = split_pieces(pieces, valid_split=config.valid_split, seed=config.seed)
+
+    def same(split):
+        for got, want in ((split.pieces, pieces), (split.train, train), (split.valid, valid)):
+            assert isinstance(got, Pieces) and len(got) == len(want)
+            assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+    spooled = held_out_pieces(rep, audio_corpus, config=config)  # nothing in the cache: read into a temporary folder
+    same(spooled)
+    folder = spooled.keep.name
+    del spooled
+    assert not (tmp_path / "cache" / "prepared").exists()
+    prepare(rep.name, audio_corpus, config=config)
+    monkeypatch.setattr(type(rep), "iter_corpus", lambda *a, **k: pytest.fail("read the corpus again"))
+    cached = held_out_pieces(rep, audio_corpus, config=config)
+    same(cached)
+    assert cached.keep is None and str(cached.train.arrays.folder).startswith(str(tmp_path / "cache"))
+    assert not os.path.exists(folder)  # the temporary folder went with its pieces

@@ -573,9 +573,15 @@ class AudioRepresentation(Representation):
 
     def _frame_losses(self, probe: Any, train: list[np.ndarray], valid: list[np.ndarray]) -> dict[str, Any]:
         """Per value of the normalised FFT frames: the head's loss and the mean's squared error, and baselines."""
-        train_cols = [self.encode(p) for p in train]
-        change_var = np.mean(np.concatenate([np.square(np.diff(c, axis=0)) for c in train_cols if len(c) > 1]),
-                             axis=0)
+        total, changes = 0.0, 0  # the mean squared change of each value from a frame to the next, a piece at a time
+        for piece in train:
+            cols = self.encode(piece)
+            if len(cols) > 1:
+                total = total + np.square(np.diff(cols, axis=0)).sum(axis=0, dtype=np.float64)
+                changes += len(cols) - 1
+        if not changes:
+            raise UsageError("no training piece is long enough to measure a frame's change (two frames at least)")
+        change_var = (total / changes).astype(np.float32)
         n = self.input_spec().size
         baselines = {  # outputs shaped like the model's: [mean] or [mean, log-variance]
             "repeat": lambda prev: np.concatenate([prev, np.broadcast_to(np.log(np.maximum(change_var, 1e-6)),
