@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 # representations/ and formats/; a change to what _prepare_into writes or to musegen/shards.py must raise it.
 PREPARED_FORMAT = 3
 VALID_BYTES = 64 * 2**20  # held-out windows kept in memory for validation, at most
+TOKEN_BATCH = 2**16  # tokens (pieces x the longest) a batch of token_bits runs at most: its logits stay near 100 MB
 STALE_SECONDS = 24 * 3600  # a prepared corpus still unfinished after this long was left by a run that died
 
 # -- prepare ------------------------------------------------------------------------------------------
@@ -727,7 +728,9 @@ def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.n
     """Bits of every token after the first of each sequence, given all before it.
 
     Sequences are run whole (state from the start of each piece), right-padded
-    in batches; padding never affects earlier positions.
+    in batches of at most ``batch_size`` pieces and :data:`TOKEN_BATCH` tokens
+    (long recordings go a few at a time); padding never affects earlier
+    positions.
 
     Returns
     -------
@@ -739,8 +742,12 @@ def token_bits(model, arrays: list[np.ndarray], *, batch_size: int = 32) -> np.n
 
     order = sorted(range(len(arrays)), key=lambda i: len(arrays[i]))
     bits: list[np.ndarray] = [np.empty(0)] * len(arrays)
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size]
+    s = 0
+    while s < len(order):  # up to batch_size pieces, as many as hold TOKEN_BATCH tokens padded (one at least)
+        e = s + 1
+        while e < len(order) and e - s < batch_size and (e - s + 1) * len(arrays[order[e]]) <= TOKEN_BATCH:
+            e += 1
+        idx, s = order[s:e], e
         longest = max(len(arrays[i]) for i in idx)
         batch = np.zeros((len(idx), longest), dtype=np.int32)
         for r, i in enumerate(idx):

@@ -431,3 +431,22 @@ def test_with_no_key_asked_the_tunes_are_in_keys_of_the_training_tunes(tiny_mode
     assert r.exit_code == 0, r.output
     for name in json.loads(r.stdout)["files"]:
         assert re.search(r"^K:(\S+)", Path(name).read_text(), flags=re.M).group(1) in keys
+
+
+def test_token_bits_are_the_same_in_small_batches(tiny_model, monkeypatch):
+    """evaluate runs long pieces a few at a time (at most TOKEN_BATCH tokens a batch): the bits of each token
+    do not depend on the batch it was run in, up to float32 rounding."""
+    from musegen import pipeline
+    from musegen.models import load_bundle
+
+    bundle = load_bundle(tiny_model)
+    rep = bundle.representation
+    arrays = [rep.encode(t) for t in _tunes(tiny_model / "validation.abc")][:12]
+    whole = pipeline.token_bits(bundle.model, arrays)
+    monkeypatch.setattr(pipeline, "TOKEN_BATCH", max(len(a) for a in arrays))  # one piece a batch for the longest
+    calls = []
+    model = bundle.model
+    small = pipeline.token_bits(lambda x, **k: calls.append(len(x)) or model(x, **k), arrays)
+    assert len(small) == len(whole) == sum(len(a) - 1 for a in arrays)
+    np.testing.assert_allclose(small, whole, rtol=1e-4, atol=1e-4)
+    assert max(calls) < len(arrays) and calls[-1] == 1 and sum(calls) == len(arrays)

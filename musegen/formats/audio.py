@@ -649,16 +649,28 @@ def stft_power(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
     -------
     np.ndarray [shape=(frames, n_fft // 2 + 1)] float64
     """
+    return np.concatenate(list(_power_blocks(audio, n_fft=n_fft, hop=hop)))
+
+
+def _power_blocks(audio: np.ndarray, *, n_fft: int, hop: int) -> Iterator[np.ndarray]:
+    """The rows of :func:`stft_power`, :data:`_CHUNK` frames at a time (a long recording's spectrogram is never
+    held whole)."""
     audio = np.asarray(audio, dtype=np.float64)
     padded = np.pad(audio, (n_fft // 2, n_fft // 2))
     if len(padded) < n_fft:
         padded = np.pad(padded, (0, n_fft - len(padded)))
     view = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-    out = np.empty((len(view), n_fft // 2 + 1))
     for i in range(0, len(view), _CHUNK):
-        out[i : i + _CHUNK] = np.abs(np.fft.rfft(view[i : i + _CHUNK] * window, axis=1)) ** 2
-    return out
+        yield np.abs(np.fft.rfft(view[i : i + _CHUNK] * window, axis=1)) ** 2
+
+
+def _signal(signal: np.ndarray, what: str) -> np.ndarray:
+    """``signal`` checked to be mono, finite samples."""
+    signal = np.asarray(signal)
+    if signal.ndim != 1:
+        raise MusegenError(f"{what}: audio of shape {signal.shape}: expected mono samples, shape (n,)")
+    return _check_samples(signal, what)
 
 
 def _loud_power(audio, sample_rate: int, what: str, n_fft: int | None = None) -> np.ndarray:
@@ -675,14 +687,7 @@ def _loud_power(audio, sample_rate: int, what: str, n_fft: int | None = None) ->
     if not signals:
         raise MusegenError(f"{what}: no audio")
     n_fft = n_fft or _n_fft(sr)
-    powers = []
-    for signal in signals:
-        signal = np.asarray(signal)
-        if signal.ndim != 1:
-            raise MusegenError(f"{what}: audio of shape {signal.shape}: expected mono samples, shape (n,)")
-        _check_samples(signal, what)
-        powers.append(stft_power(signal, n_fft=n_fft, hop=n_fft // 4))
-    power = np.concatenate(powers)
+    power = np.concatenate([stft_power(_signal(signal, what), n_fft=n_fft, hop=n_fft // 4) for signal in signals])
     energy = power.sum(axis=1)
     peak = energy.max()
     if peak <= 0:
@@ -732,9 +737,21 @@ def spectral_flatness(audio: np.ndarray | Sequence[np.ndarray], *, sample_rate: 
     """
     if statistic not in ("mean", "median"):
         raise UsageError(f"flatness statistic {statistic!r}: use mean or median")
-    power = _loud_power(audio, sample_rate, "spectral flatness", n_fft)
-    power = np.maximum(_band(power, sample_rate, max_hz), AMIN)
-    flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+    sr = check_rate(sample_rate)
+    n_fft = n_fft or _n_fft(sr)
+    energies, values = [], []  # each frame's energy and flatness: a piece, and a block of its frames, at a time
+    for signal in [audio] if isinstance(audio, np.ndarray) else audio:
+        for power in _power_blocks(_signal(signal, "spectral flatness"), n_fft=n_fft, hop=n_fft // 4):
+            energies.append(power.sum(axis=1))
+            power = np.maximum(_band(power, sr, max_hz), AMIN)
+            values.append(np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1))
+    if not energies:
+        raise MusegenError("spectral flatness: no audio")
+    energy = np.concatenate(energies)
+    peak = energy.max()
+    if peak <= 0:
+        raise MusegenError("spectral flatness: the audio is silent")
+    flatness = np.concatenate(values)[energy >= peak * 10 ** (SILENCE_DB / 10)]  # frames within 60 dB of the loudest
     return float(np.mean(flatness) if statistic == "mean" else np.median(flatness))
 
 
