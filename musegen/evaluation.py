@@ -50,7 +50,8 @@ class Probe:
         from musegen.pipeline import held_out_pieces
 
         split = held_out_pieces(self.bundle.representation, corpus, config=self.bundle.config)
-        self.kept.append(split.keep)  # the pieces' folder lives as long as the probe
+        if split.keep is not None:
+            self.kept.append(split.keep)  # the pieces' folder lives as long as the probe
         return split.pieces, split.train, split.valid
 
     def head_loss(self, name: str) -> Callable[..., Any]:

@@ -312,9 +312,9 @@ def held_out_pieces(rep: Representation, corpus: str | os.PathLike, *, config: T
     rep_cls = type(rep)
     path = rep_cls.resolve_corpus(corpus)
     folder = _prepared_folder(rep.name, path, config)
-    if folder.exists():
-        dataset = _open_prepared(rep_cls, folder, name=str(corpus), reporter=reporter)
-        if dataset is not None and isinstance(dataset.train, Pieces):  # pieces of text or notes: read again
+    if folder.exists():  # pieces of text or notes are read again: a list, as cheap to read as to load
+        dataset = _open_prepared(rep_cls, folder, name=str(corpus), reporter=reporter, arrays_only=True)
+        if dataset is not None:
             stored = dataset.train.arrays
             return HeldOut(Pieces(stored, list(range(len(stored))), rep.load_piece), dataset.train, dataset.valid)
     keep = tempfile.TemporaryDirectory(prefix="musegen-held-out-")
@@ -334,8 +334,10 @@ def _subsets(rep: Representation, stored: ShardedArrays | None, listed: list[Any
     return [listed[i] for i in train_idx], [listed[i] for i in valid_idx]
 
 
-def _open_prepared(rep_cls: type[Representation], folder: Path, *, name: str, reporter: Reporter) -> Dataset | None:
-    """The prepared corpus kept in ``folder``, or None where it cannot be read back whole.
+def _open_prepared(rep_cls: type[Representation], folder: Path, *, name: str, reporter: Reporter,
+                   arrays_only: bool = False) -> Dataset | None:
+    """The prepared corpus kept in ``folder``, or None where it cannot be read back whole (or, with
+    ``arrays_only``, where its pieces are not kept as arrays: nothing but the manifest is read then).
 
     Any failure (a truncated shard, JSON of the wrong types or shapes, a
     representation that no longer loads it) means a stale or broken entry,
@@ -345,6 +347,8 @@ def _open_prepared(rep_cls: type[Representation], folder: Path, *, name: str, re
         manifest = load_json(folder / "manifest.json")
         if manifest.get("format") != PREPARED_FORMAT:
             raise ValueError("another layout")
+        if arrays_only and manifest["stored"] is None:
+            return None
         rep = rep_cls.from_config(manifest["representation"])
         listed = None
         if manifest["stored"] is None:
