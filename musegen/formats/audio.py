@@ -655,14 +655,28 @@ def stft_power(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
 def _power_blocks(audio: np.ndarray, *, n_fft: int, hop: int) -> Iterator[np.ndarray]:
     """The rows of :func:`stft_power`, :data:`_CHUNK` frames at a time (a long recording's spectrogram is never
     held whole)."""
-    audio = np.asarray(audio, dtype=np.float64)
-    padded = np.pad(audio, (n_fft // 2, n_fft // 2))
-    if len(padded) < n_fft:
-        padded = np.pad(padded, (0, n_fft - len(padded)))
-    view = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    view = _centred_frames(np.asarray(audio, dtype=np.float64), n_fft=n_fft, hop=hop)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
     for i in range(0, len(view), _CHUNK):
         yield np.abs(np.fft.rfft(view[i : i + _CHUNK] * window, axis=1)) ** 2
+
+
+def _centred_frames(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
+    """The frames of ``n_fft`` samples every ``hop`` of ``audio`` centred (``n_fft // 2`` zeros before and after,
+    more after where it is shorter than a frame), as a view ``[shape=(frames, n_fft)]``."""
+    padded = np.pad(audio, (n_fft // 2, n_fft // 2))
+    if len(padded) < n_fft:
+        padded = np.pad(padded, (0, n_fft - len(padded)))
+    return np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+
+
+def _loud(energy: np.ndarray, what: str) -> np.ndarray:
+    """Which analysis frames of ``energy`` (of all the signals measured together) are within
+    :data:`SILENCE_DB` of the loudest."""
+    peak = energy.max()
+    if peak <= 0:
+        raise MusegenError(f"{what}: the audio is silent")
+    return energy >= peak * 10 ** (SILENCE_DB / 10)
 
 
 def _signal(signal: np.ndarray, what: str) -> np.ndarray:
@@ -688,11 +702,7 @@ def _loud_power(audio, sample_rate: int, what: str, n_fft: int | None = None) ->
         raise MusegenError(f"{what}: no audio")
     n_fft = n_fft or _n_fft(sr)
     power = np.concatenate([stft_power(_signal(signal, what), n_fft=n_fft, hop=n_fft // 4) for signal in signals])
-    energy = power.sum(axis=1)
-    peak = energy.max()
-    if peak <= 0:
-        raise MusegenError(f"{what}: the audio is silent")
-    return power[energy >= peak * 10 ** (SILENCE_DB / 10)]
+    return power[_loud(power.sum(axis=1), what)]
 
 
 def _band(power: np.ndarray, sample_rate: int, max_hz: float | None) -> np.ndarray:
@@ -747,11 +757,7 @@ def spectral_flatness(audio: np.ndarray | Sequence[np.ndarray], *, sample_rate: 
             values.append(np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1))
     if not energies:
         raise MusegenError("spectral flatness: no audio")
-    energy = np.concatenate(energies)
-    peak = energy.max()
-    if peak <= 0:
-        raise MusegenError("spectral flatness: the audio is silent")
-    flatness = np.concatenate(values)[energy >= peak * 10 ** (SILENCE_DB / 10)]  # frames within 60 dB of the loudest
+    flatness = np.concatenate(values)[_loud(np.concatenate(energies), "spectral flatness")]
     return float(np.mean(flatness) if statistic == "mean" else np.median(flatness))
 
 
@@ -977,9 +983,7 @@ def stft(audio: np.ndarray, *, n_fft: int, hop: int) -> np.ndarray:
     -------
     np.ndarray [shape=(n_fft // 2 + 1, 1 + len(audio) // hop)] complex64
     """
-    audio = np.asarray(audio, np.float32)
-    padded = np.pad(audio, (n_fft // 2, n_fft // 2))
-    view = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    view = _centred_frames(np.asarray(audio, np.float32), n_fft=n_fft, hop=hop)
     window = _hann(n_fft)
     out = np.empty((n_fft // 2 + 1, len(view)), np.complex64, order="F")
     for i in range(0, len(view), _CHUNK):
@@ -1102,8 +1106,7 @@ def griffin_lim(magnitudes: np.ndarray, *, frame_length: int, hop: int, iteratio
         angles /= np.abs(angles) + eps
         angles *= spectrum
         previous = rebuilt
-    audio = istft(angles, n_fft=frame_length, hop=hop, length=length)
-    return np.asarray(audio, np.float32)
+    return istft(angles, n_fft=frame_length, hop=hop, length=length)
 
 
 def _squared_distances(x: np.ndarray, centroids: np.ndarray, norms: np.ndarray) -> np.ndarray:
