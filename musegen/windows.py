@@ -38,9 +38,13 @@ def token_windows(arrays: list[np.ndarray], *, seq_len: int, offset: int = 0) ->
         # a short corpus: one window, as long as the corpus allows
         seq_len = len(stream) - 1
         n = 1
-    x = stream[: n * seq_len].reshape(n, seq_len, *stream.shape[1:])
-    y = stream[1 : n * seq_len + 1].reshape(n, seq_len, *stream.shape[1:])
-    return x, y
+    return _cut(stream, n, seq_len)
+
+
+def _cut(stream: np.ndarray, n: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` windows of ``seq_len`` steps of ``stream`` and their next-step targets (views)."""
+    return (stream[: n * seq_len].reshape(n, seq_len, *stream.shape[1:]),
+            stream[1 : n * seq_len + 1].reshape(n, seq_len, *stream.shape[1:]))
 
 
 def windows_per_pass(arrays: ShardedArrays, *, seq_len: int) -> int:
@@ -64,10 +68,9 @@ def pass_windows(arrays: ShardedArrays, *, seq_len: int,
         offset = int(rng.integers(0, seq_len))
         n = (len(stream) - offset - 1) // seq_len
         if n >= 1:
-            cut = stream[offset: offset + n * seq_len + 1]
+            x, y = _cut(stream[offset:], n, seq_len)
             order = rng.permutation(n)
-            yield (cut[:-1].reshape(n, seq_len, *stream.shape[1:])[order],
-                   cut[1:].reshape(n, seq_len, *stream.shape[1:])[order])
+            yield x[order], y[order]
 
 
 def shuffle_buffer(arrays: ShardedArrays, *, seq_len: int, batch_size: int) -> int:
